@@ -1,0 +1,5 @@
+"""`python -m issueops` is the `issueops` console script."""
+
+from issueops.cli import main
+
+main()

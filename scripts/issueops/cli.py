@@ -1,0 +1,235 @@
+"""The command line. Only this module imports click: it parses options, calls the library and maps
+errors to exit codes (0 done, 1 user error or failed items, 2 usage, 3 internal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from issueops import __version__
+from issueops.errors import ConfigError, IssueOpsError, UserError
+from issueops.options import DEFAULT_API_URL, Options
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """User errors: a message and exit 1, no traceback. Anything unexpected: traceback, exit 3."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"{len(exc.problems)} error(s); nothing was written.", err=True)
+            sys.exit(exc.exit_code)
+        except IssueOpsError as exc:
+            _fail(f"error: {exc}", exc.exit_code)
+        except click.exceptions.Exit:
+            raise
+        except (click.ClickException, click.Abort):
+            raise
+        except Exception:
+            traceback.print_exc()
+            _fail("internal error: this is a bug in issueops; the traceback above says where.", 3)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _options(ctx: click.Context) -> Options:
+    opts = ctx.find_object(Options)
+    assert opts is not None
+    return opts
+
+
+def _emit(opts: Options, summary: dict[str, Any], human: str) -> None:
+    if opts.json_output:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(human)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="issueops")
+@click.option("--repo", envvar="GITHUB_REPOSITORY", help="OWNER/NAME [default: $GITHUB_REPOSITORY]")
+@click.option(
+    "--api-url",
+    envvar="GITHUB_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="REST base URL (GitHub Enterprise, the sandbox) [env: GITHUB_API_URL]",
+)
+@click.option(
+    "--token-env",
+    default="GITHUB_TOKEN",
+    show_default=True,
+    help="Name of the environment variable holding the token (never printed).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=Path(".github/issueops.yml"),
+    show_default=True,
+    help="Pipeline configuration.",
+)
+@click.option(
+    "--schemas",
+    "schemas_dir",
+    type=click.Path(path_type=Path),
+    default=Path("workflow_schemas"),
+    show_default=True,
+    help="Workflow definitions.",
+)
+@click.option(
+    "--telemetry",
+    "telemetry_dir",
+    type=click.Path(path_type=Path),
+    default=Path("telemetry"),
+    show_default=True,
+    help="Where JSONL events go.",
+)
+@click.option("--dry-run", is_flag=True, help="Plan and print; send no write request at all.")
+@click.option("--json", "json_output", is_flag=True, help="One JSON document on stdout (the run summary).")
+@click.option("--limit", type=click.IntRange(min=0), help="At most N work items changed this run.")
+@click.option("--max-requests", type=click.IntRange(min=1), help="API request budget for this run.")
+@click.pass_context
+def main(ctx: click.Context, /, **kwargs: Any) -> None:
+    """IssueOps automation: monitor intake, assign, process and approve work items on GitHub."""
+    ctx.obj = Options(**kwargs, env=dict(os.environ))
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+@handle_errors
+def validate(ctx: click.Context) -> None:
+    """Check config, workflow schemas and templates; errors name file:line and the fix."""
+    from issueops.validate import validate_all
+
+    opts = _options(ctx)
+    report = validate_all(opts.config_path, opts.schemas_dir)
+    if report.problems:
+        raise ConfigError(report.problems)
+    _emit(opts, report.summary(), report.human())
+
+
+@main.group()
+def schema() -> None:
+    """JSON Schemas of the config and workflow files."""
+
+
+@schema.command("export")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory to write into [default: the --schemas directory].",
+)
+@click.pass_context
+@handle_errors
+def schema_export(ctx: click.Context, out_dir: Path | None) -> None:
+    """Write config.schema.json and workflow.schema.json for editors and CI."""
+    from issueops.validate import export_json_schemas
+
+    opts = _options(ctx)
+    for path in export_json_schemas(out_dir or opts.schemas_dir):
+        click.echo(f"wrote {path}")
+
+
+# --- the sandbox -------------------------------------------------------------------------------
+
+
+@main.group()
+def sandbox() -> None:
+    """The sandbox GitHub: a stateful fake of the REST API on 127.0.0.1."""
+
+
+@sandbox.command("serve")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port."
+)
+@handle_errors
+def sandbox_serve(scenario: Path, port: int) -> None:
+    """Serve the sandbox until interrupted; prints the base URL."""
+    from issueops.sandbox.server import serve_forever
+
+    serve_forever(scenario, port, announce=lambda url: click.echo(url, err=False))
+
+
+# --- telemetry -----------------------------------------------------------------------------------
+
+
+@main.group()
+def telemetry() -> None:
+    """The JSONL telemetry: verify the hash chain."""
+
+
+@telemetry.command("verify")
+@click.pass_context
+@handle_errors
+def telemetry_verify(ctx: click.Context) -> None:
+    """Find changed, removed or torn lines in the telemetry files; exit 1 if any."""
+    from issueops.telemetry.verify import verify_directory
+
+    opts = _options(ctx)
+    result = verify_directory(opts.telemetry_dir)
+    _emit(opts, result.summary(), result.human())
+    if not result.ok:
+        raise UserError(f"telemetry under {opts.telemetry_dir} failed verification (see above)")
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "json", "csv", "html"]), default="md", show_default=True
+)
+@click.option("--since", help="Only events at or after this date/time (RFC 3339 or YYYY-MM-DD).")
+@click.option("--until", help="Only events before this date/time.")
+@click.option("--workflow", help="Only items of this workflow.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.pass_context
+@handle_errors
+def report(
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    workflow: str | None,
+    output: Path | None,
+) -> None:
+    """KPIs from the telemetry."""
+    from issueops.telemetry.report import build_report, render
+
+    opts = _options(ctx)
+    kpis = build_report(opts.telemetry_dir, since=since, until=until, workflow=workflow)
+    text = render(kpis, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

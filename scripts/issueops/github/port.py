@@ -1,0 +1,91 @@
+"""The narrow interface the stages need from GitHub, in the project's own models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, WorkItem
+
+
+class LabelSpec(Protocol):
+    name: str
+    color: str
+    description: str
+
+
+class GitHubPort(Protocol):
+    """Every call may raise `issueops.errors.GitHubError` (classified) or `BudgetExhausted`.
+
+    Writes are idempotent where the operation allows it; with dry-run the adapter sends no
+    write at all and returns what the write would have produced.
+    """
+
+    repo: str  # "owner/name"
+
+    # --- identity and reads -------------------------------------------------------------
+    def whoami(self) -> Actor: ...
+
+    def list_items(
+        self, *, labels: Sequence[str] = (), state: str = "open", since: datetime | None = None
+    ) -> list[WorkItem]:
+        """Issues (never PRs), all pages, `per_page=100`, conditional where possible."""
+
+    def get_item(self, number: int) -> WorkItem: ...
+
+    def list_comments(self, *, since: datetime | None = None) -> list[Comment]:
+        """Repository-wide comment listing (one paginated call for every issue)."""
+
+    def list_item_comments(self, number: int) -> list[Comment]: ...
+
+    def list_label_events(self, number: int) -> list[LabelEvent]: ...
+
+    def get_permission(self, login: str) -> Permission:
+        """Collaborator permission; a non-collaborator's 404 is `none`."""
+
+    def is_team_member(self, team_slug: str, login: str) -> bool: ...
+
+    def find_pull_request(self, head_branch: str) -> PullRequest | None: ...
+
+    def list_pull_requests(self, *, state: str = "all") -> list[PullRequest]: ...
+
+    def default_branch(self) -> str: ...
+
+    # --- writes -----------------------------------------------------------------------
+    def add_labels(self, number: int, labels: Sequence[str]) -> None: ...
+
+    def remove_label(self, number: int, label: str) -> None:
+        """Removing a label that is not there is not an error."""
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def add_reaction(self, number: int, content: str, comment_id: int | None = None) -> None: ...
+
+    def add_assignees(self, number: int, logins: Sequence[str]) -> None: ...
+
+    def remove_assignees(self, number: int, logins: Sequence[str]) -> None: ...
+
+    def create_item(self, title: str, body: str, labels: Sequence[str]) -> WorkItem: ...
+
+    def update_item(
+        self,
+        number: int,
+        *,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+    ) -> None: ...
+
+    def commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
+        """Create `branch` from `base` if missing and commit `files` in one commit; returns the
+        head sha. Files already identical on the branch produce no new commit."""
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest: ...
+
+    def merge_pull_request(self, number: int, sha: str) -> None: ...
+
+    def ensure_labels(self, specs: Iterable[LabelSpec]) -> list[str]:
+        """Create or update labels to match; returns the names changed."""
