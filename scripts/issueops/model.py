@@ -101,6 +101,18 @@ class WorkItem:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """An issue elsewhere found by a `github_search` intake source."""
+
+    repo: str
+    number: int
+    title: str
+    html_url: str
+    state: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ItemContext:
     """A work item together with what a stage needs to decide about it."""
 

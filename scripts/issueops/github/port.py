@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, WorkItem
+from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 
 
 class LabelSpec(Protocol):
@@ -51,6 +51,9 @@ class GitHubPort(Protocol):
     def list_pull_requests(self, *, state: str = "all") -> list[PullRequest]: ...
 
     def default_branch(self) -> str: ...
+
+    def search_issues(self, query: str, limit: int) -> list[SearchHit]:
+        """GitHub issue search (its own 30/min limit); `limit` caps the hits read."""
 
     # --- writes -----------------------------------------------------------------------
     def add_labels(self, number: int, labels: Sequence[str]) -> None: ...
