@@ -123,3 +123,19 @@ def label_changes(labels: Iterable[str], target: State) -> tuple[list[str], list
     add = [] if target.label in present else [target.label]
     remove = [label for label in present if label != target.label]
     return add, remove
+
+
+def resolve_interrupted(labels: Iterable[str]) -> State | None:
+    """The state of an item whose transition was cut between adding the new state label and
+    removing the old one: exactly two known state labels where only one direction is a legal
+    edge. Returns the target of that edge, or None when it cannot be told apart safely."""
+    found = [s for s in (parse_state(label) for label in labels) if s is not None]
+    if len(found) != 2:
+        return None
+    a, b = found
+    forward, backward = (a, b) in _ALLOWED, (b, a) in _ALLOWED
+    if forward and not backward:
+        return b
+    if backward and not forward:
+        return a
+    return None

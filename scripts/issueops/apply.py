@@ -1,0 +1,200 @@
+"""Turn planned actions into port calls, each one idempotent.
+
+Every action first checks the world as last read (and as changed by this run's own writes) and
+does nothing when it is already so. Replaying a plan after a crash therefore never doubles a
+comment, a label, an item or a PR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from issueops.github.port import GitHubPort
+from issueops.model import (
+    Action,
+    AddLabels,
+    Assign,
+    CloseItem,
+    Comment,
+    CreateItem,
+    MergePullRequest,
+    OpenPullRequest,
+    PullRequest,
+    React,
+    RemoveLabel,
+    Transition,
+    Unassign,
+    UpdateBody,
+    UpsertComment,
+    WorkItem,
+    marker,
+)
+from issueops.states import check_transition, label_changes, parse_state
+
+EventSink = Callable[..., object]
+
+
+def with_marker(key: str, body: str) -> str:
+    """The bot's comment body for `key`: the hidden marker first, so it is found again."""
+    tag = marker(key)
+    return body if body.startswith(tag) else f"{tag}\n{body}"
+
+
+@dataclass
+class ItemState:
+    """What this run knows of one item: the snapshot, updated by its own writes."""
+
+    item: WorkItem
+    comments: list[Comment] = field(default_factory=list)
+    pull_request: PullRequest | None = None
+
+    def bot_comment(self, key: str, bot_login: str) -> Comment | None:
+        tag = marker(key)
+        for comment in self.comments:
+            if comment.author.login == bot_login and tag in comment.body:
+                return comment
+        return None
+
+
+@dataclass
+class ApplyResult:
+    writes: int = 0
+    created_items: list[WorkItem] = field(default_factory=list)
+
+
+class Applier:
+    """Applies one item's actions; `emit` records telemetry for transitions."""
+
+    def __init__(self, port: GitHubPort, *, bot_login: str, emit: EventSink, base_branch: str = "main"):
+        self.port = port
+        self.bot_login = bot_login
+        self.emit = emit
+        self.base_branch = base_branch
+
+    def apply(
+        self, actions: list[Action], state: ItemState | None, *, workflow: str | None = None
+    ) -> ApplyResult:
+        result = ApplyResult()
+        for action in actions:
+            self._apply_one(action, state, result, workflow)
+        return result
+
+    # --- one action -----------------------------------------------------------------------
+
+    def _apply_one(
+        self, action: Action, state: ItemState | None, result: ApplyResult, workflow: str | None
+    ) -> None:
+        if isinstance(action, CreateItem):
+            created = self.port.create_item(action.title, action.body, action.labels)
+            result.created_items.append(created)
+            result.writes += 1
+            return
+        if state is None:
+            raise ValueError(f"{type(action).__name__} needs an item state")
+        item = state.item
+        if isinstance(action, Transition):
+            self._transition(action, state, result, workflow)
+        elif isinstance(action, AddLabels):
+            missing = [label for label in action.labels if label not in item.labels]
+            if missing:
+                self.port.add_labels(item.number, missing)
+                state.item = replace(item, labels=(*item.labels, *missing))
+                result.writes += 1
+        elif isinstance(action, RemoveLabel):
+            if action.label in item.labels:
+                self.port.remove_label(item.number, action.label)
+                state.item = replace(item, labels=tuple(x for x in item.labels if x != action.label))
+                result.writes += 1
+        elif isinstance(action, UpsertComment):
+            self._upsert_comment(action, state, result)
+        elif isinstance(action, React):
+            self.port.add_reaction(item.number, action.content, action.comment_id)
+            result.writes += 1
+        elif isinstance(action, Assign):
+            missing = [login for login in action.logins if login not in item.assignees]
+            if missing:
+                self.port.add_assignees(item.number, missing)
+                state.item = replace(item, assignees=(*item.assignees, *missing))
+                result.writes += 1
+        elif isinstance(action, Unassign):
+            present = [login for login in action.logins if login in item.assignees]
+            if present:
+                self.port.remove_assignees(item.number, present)
+                state.item = replace(item, assignees=tuple(x for x in item.assignees if x not in present))
+                result.writes += 1
+        elif isinstance(action, UpdateBody):
+            if item.body == action.expected_body and item.body != action.body:
+                fresh = self.port.get_item(item.number)
+                if fresh.body == action.expected_body:  # a person's edit since our read wins
+                    self.port.update_item(item.number, body=action.body)
+                    state.item = replace(fresh, body=action.body)
+                    result.writes += 1
+        elif isinstance(action, CloseItem):
+            if item.state != "closed":
+                self.port.update_item(item.number, state="closed", state_reason=action.reason)
+                state.item = replace(item, state="closed", state_reason=action.reason)
+                result.writes += 1
+        elif isinstance(action, OpenPullRequest):
+            self._open_pull_request(action, state, result)
+        elif isinstance(action, MergePullRequest):
+            pr = state.pull_request
+            if pr is None or not pr.merged:
+                self.port.merge_pull_request(action.pr_number, action.head_sha)
+                if pr is not None:
+                    state.pull_request = replace(pr, merged=True, state="closed")
+                result.writes += 1
+        else:  # pragma: no cover - the Action union is closed
+            raise TypeError(f"unknown action {action!r}")
+
+    def _transition(
+        self, action: Transition, state: ItemState, result: ApplyResult, workflow: str | None
+    ) -> None:
+        from_state = parse_state(f"state::{action.from_state}") if action.from_state else None
+        target = parse_state(f"state::{action.to_state}")
+        if target is None:
+            raise ValueError(f"unknown target state {action.to_state!r}")
+        check_transition(from_state, target, action.cause)
+        add, remove = label_changes(state.item.labels, target)
+        if not add and not remove:
+            return
+        # Add the new state first, then remove the others: a crash in between leaves both, which
+        # the next run resolves from the transition table (see states.resolve_state).
+        if add:
+            self.port.add_labels(state.item.number, add)
+            result.writes += 1
+        for label in remove:
+            self.port.remove_label(state.item.number, label)
+            result.writes += 1
+        labels = [x for x in state.item.labels if x not in remove] + add
+        state.item = replace(state.item, labels=tuple(labels))
+        self.emit(
+            "item.transition",
+            item=state.item.number,
+            **{"from": action.from_state, "to": action.to_state},
+            cause=action.cause,
+            workflow=workflow,
+        )
+
+    def _upsert_comment(self, action: UpsertComment, state: ItemState, result: ApplyResult) -> None:
+        body = with_marker(action.key, action.body)
+        existing = state.bot_comment(action.key, self.bot_login)
+        if existing is None:
+            created = self.port.create_comment(state.item.number, body)
+            state.comments.append(created)
+            result.writes += 1
+        elif existing.body.strip() != body.strip():
+            self.port.edit_comment(existing.id, body)
+            state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
+            result.writes += 1
+
+    def _open_pull_request(self, action: OpenPullRequest, state: ItemState, result: ApplyResult) -> None:
+        existing = state.pull_request or self.port.find_pull_request(action.branch)
+        if existing is not None and (existing.state == "open" or existing.merged):
+            state.pull_request = existing
+            return
+        self.port.commit_files(action.branch, action.base, dict(action.files), action.commit_message)
+        state.pull_request = self.port.create_pull_request(
+            action.branch, action.base, action.title, action.body
+        )
+        result.writes += 2

@@ -1,0 +1,270 @@
+"""The read-plan-apply-record loop shared by every stage.
+
+A stage reads its work units, the runner asks it for a pure plan per unit, applies the plan
+through the port (unless dry-run), records telemetry, and isolates failures per item. The API
+budget is checked *between* units, never inside one: a run that must stop early defers the
+rest, says so, and exits 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from issueops.apply import Applier, ItemState
+from issueops.config import Config
+from issueops.errors import BudgetExhausted, GitHubError
+from issueops.github.port import GitHubPort
+from issueops.model import Action, Plan
+from issueops.schemas import WorkflowSchema
+
+
+class Budget(Protocol):
+    """What the runner needs of the API governor."""
+
+    @property
+    def requests_made(self) -> int: ...
+
+    @property
+    def requests_counted(self) -> int: ...
+
+    def can_afford(self, requests: int) -> bool: ...
+
+
+class Telemetry(Protocol):
+    run_id: str
+
+    def emit(self, event: str, *, item: int | None = None, **fields: Any) -> dict[str, Any]: ...
+
+
+@dataclass
+class WorkUnit:
+    """One thing a stage may change: an item (number and state) or an intake entry (key)."""
+
+    key: str
+    state: ItemState | None = None
+    workflow: str | None = None
+    data: Any = None
+
+    @property
+    def number(self) -> int | None:
+        return self.state.item.number if self.state else None
+
+
+class Stage(Protocol):
+    name: str
+    estimated_requests: int  # writes and reads one unit may cost, for the budget check
+
+    def read(self, rt: Runtime) -> list[WorkUnit]: ...
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan: ...
+
+
+@dataclass
+class PlanRow:
+    """One line of the plan table (dry-run) or of what was done."""
+
+    stage: str
+    target: str
+    action: str
+    detail: str
+
+
+@dataclass
+class RunSummary:
+    command: str
+    dry_run: bool
+    items_seen: int = 0
+    items_changed: int = 0
+    items_failed: int = 0
+    deferred: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[PlanRow] = field(default_factory=list)
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
+    budget_stop: str | None = None
+    requests_made: int = 0
+    requests_counted: int = 0
+    duration_ms: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.items_failed else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "dry_run": self.dry_run,
+            "items_seen": self.items_seen,
+            "items_changed": self.items_changed,
+            "items_failed": self.items_failed,
+            "items_deferred": len(self.deferred),
+            "deferred": self.deferred,
+            "failures": self.failures,
+            "stages": self.stages,
+            "budget_stop": self.budget_stop,
+            "requests_made": self.requests_made,
+            "requests_counted": self.requests_counted,
+            "duration_ms": self.duration_ms,
+            "exit_code": self.exit_code,
+            "plan": [row.__dict__ for row in self.rows],
+        }
+
+
+@dataclass
+class Runtime:
+    """Everything a stage needs for one command run."""
+
+    repo: str
+    port: GitHubPort
+    budget: Budget
+    telemetry: Telemetry
+    config: Config
+    workflows: Sequence[WorkflowSchema]
+    bot_login: str
+    now: datetime
+    dry_run: bool = False
+    limit: int | None = None
+    item_filter: int | None = None
+    base_branch: str = "main"
+    templates: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def workflow(self, name: str | None) -> WorkflowSchema | None:
+        return next((w for w in self.workflows if w.name == name), None)
+
+
+def describe(action: Action) -> tuple[str, str]:
+    """A short (verb, detail) for the plan table; never the full untrusted text."""
+    name = type(action).__name__
+    fields = {k: v for k, v in action.__dict__.items() if k not in {"item", "body", "files"}}
+    if "files" in action.__dict__:
+        fields["files"] = [path for path, _ in action.__dict__["files"]]
+    detail = ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    return name, detail
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Runner:
+    def __init__(self, rt: Runtime, summary: RunSummary, *, clock: Callable[[], float] = time.monotonic):
+        self.rt = rt
+        self.summary = summary
+        self.clock = clock
+        self.applier = Applier(
+            rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
+        )
+
+    def run_stage(self, stage: Stage) -> None:
+        rt, summary = self.rt, self.summary
+        counts = summary.stages.setdefault(stage.name, {"seen": 0, "changed": 0, "failed": 0, "deferred": 0})
+        if summary.budget_stop:
+            counts["deferred"] += 1
+            summary.deferred.append(f"{stage.name}:*")
+            return
+        try:
+            units = stage.read(rt)
+        except BudgetExhausted as stop:
+            self._budget_stop(stage.name, str(stop), [])
+            return
+        if rt.item_filter is not None:
+            units = [u for u in units if u.number in (None, rt.item_filter)]
+        for index, unit in enumerate(units):
+            counts["seen"] += 1
+            summary.items_seen += 1
+            if rt.limit is not None and summary.items_changed >= rt.limit:
+                self._defer(stage.name, units[index:], counts)
+                return
+            if not rt.budget.can_afford(stage.estimated_requests):
+                self._budget_stop(stage.name, "request budget reached", units[index:], counts)
+                return
+            try:
+                plan = stage.plan(rt, unit)
+                if not plan.actions:
+                    continue
+                self._record_rows(stage.name, unit, plan)
+                if not rt.dry_run:
+                    self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                    for event in plan.events:
+                        fields = dict(event)
+                        name = str(fields.pop("event"))
+                        fields.pop("item", None)
+                        rt.telemetry.emit(name, item=unit.number, **fields)
+                counts["changed"] += 1
+                summary.items_changed += 1
+            except BudgetExhausted as stop:
+                self._budget_stop(stage.name, str(stop), units[index:], counts)
+                return
+            except GitHubError as exc:
+                counts["failed"] += 1
+                self._fail(stage, unit, exc)
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _record_rows(self, stage: str, unit: WorkUnit, plan: Plan) -> None:
+        target = f"#{unit.number}" if unit.number is not None else unit.key
+        for action in plan.actions:
+            verb, detail = describe(action)
+            self.summary.rows.append(PlanRow(stage, target, verb, detail))
+
+    def _defer(self, stage: str, units: list[WorkUnit], counts: dict[str, int]) -> None:
+        for unit in units:
+            self.summary.deferred.append(f"{stage}:{unit.number if unit.number is not None else unit.key}")
+            counts["deferred"] += 1
+
+    def _budget_stop(
+        self, stage: str, reason: str, units: list[WorkUnit], counts: dict[str, int] | None = None
+    ) -> None:
+        self.summary.budget_stop = reason
+        self.rt.telemetry.emit("api.budget_stop", stage=stage, reason=reason, deferred=len(units))
+        self._defer(stage, units, counts if counts is not None else {"deferred": 0})
+
+    def _fail(self, stage: Stage, unit: WorkUnit, exc: GitHubError) -> None:
+        self.summary.items_failed += 1
+        failure = {
+            "stage": stage.name,
+            "target": unit.number if unit.number is not None else unit.key,
+            "failure_class": exc.failure_class,
+            "failure_code": exc.code,
+            "hint": exc.hint or _default_hint(exc.code),
+            "message": str(exc),
+        }
+        self.summary.failures.append(failure)
+        self.rt.telemetry.emit(
+            "item.failed",
+            item=unit.number,
+            stage=stage.name,
+            failure_class=exc.failure_class,
+            failure_code=exc.code,
+            hint=failure["hint"],
+        )
+        on_failure = getattr(stage, "on_failure", None)
+        if on_failure is not None and exc.failure_class == "permanent" and not self.rt.dry_run:
+            try:
+                actions = on_failure(self.rt, unit, exc)
+                if actions:
+                    self.applier.apply(actions, unit.state, workflow=unit.workflow)
+            except (GitHubError, BudgetExhausted):
+                pass  # the failure is recorded; the next run or a person picks it up
+
+
+_HINTS = {
+    "timeout": "GitHub did not answer in time; the next run retries automatically.",
+    "upstream_unavailable": "GitHub answered 5xx repeatedly; the next run retries automatically.",
+    "rate_limited": "The API limit was hit; the next run continues. Lower --max-requests or the schedule.",
+    "contention": "Someone changed the same object at once; the next run retries.",
+    "not_found": "The object is gone or the token cannot see it; check the item and token scopes.",
+    "validation": "GitHub rejected the request as invalid; check the workflow schema and templates.",
+    "authorization_denied": "The token lacks a permission; see docs/operations.md (token permissions).",
+    "invalid_contract": "An unexpected answer or a broken template; fix it, then comment /retry.",
+}
+
+
+def _default_hint(code: str) -> str:
+    return _HINTS.get(code, "See docs/operations.md, failure classes.")

@@ -1,0 +1,88 @@
+"""Read what the stages need from GitHub in as few requests as possible, once per run.
+
+All open issues come from one paginated listing (100 a page, conditional, so an unchanged page
+costs nothing); comments for every item from one repository-wide listing; pull requests from one
+listing, matched to items by their deliverable branch `issueops/<number>-...`. Stages share the
+same ItemState objects, so what one stage writes the next one sees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from issueops.apply import ItemState
+from issueops.github.port import GitHubPort
+from issueops.model import LabelEvent, PullRequest, WorkItem
+from issueops.states import STATE_PREFIX
+
+MANAGED_PREFIXES = (STATE_PREFIX, "workflow::", "source::")
+_BRANCH = re.compile(r"^issueops/(\d+)-")
+
+
+def is_managed(item: WorkItem) -> bool:
+    return any(label.startswith(MANAGED_PREFIXES) for label in item.labels)
+
+
+def item_of_branch(branch: str) -> int | None:
+    match = _BRANCH.match(branch)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Snapshot:
+    items: dict[int, ItemState] = field(default_factory=dict)
+    pulls_loaded: bool = False
+    pulls: list[PullRequest] = field(default_factory=list)
+    label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
+
+    def managed(self) -> list[ItemState]:
+        return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
+
+    def add(self, item: WorkItem) -> ItemState:
+        state = ItemState(item=item)
+        self.items[item.number] = state
+        return state
+
+
+def read_snapshot(port: GitHubPort) -> Snapshot:
+    """Open issues and their comments (two paginated, conditional listings)."""
+    snapshot = Snapshot()
+    for item in port.list_items(state="open"):
+        snapshot.add(item)
+    managed = [s.item for s in snapshot.managed()]
+    if managed:
+        since = min((i.created_at for i in managed if i.created_at is not None), default=None)
+        by_item: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
+        for comment in port.list_comments(since=since):
+            by_item[comment.issue_number].append(comment)
+        for number, comments in by_item.items():
+            if number in snapshot.items:
+                snapshot.items[number].comments = sorted(comments, key=lambda c: (c.created_at, c.id))
+    return snapshot
+
+
+def load_pulls(port: GitHubPort, snapshot: Snapshot) -> None:
+    """Attach each item's deliverable PR (the newest one on its branch)."""
+    if snapshot.pulls_loaded:
+        return
+    snapshot.pulls = port.list_pull_requests(state="all")
+    snapshot.pulls_loaded = True
+    for pr in sorted(snapshot.pulls, key=lambda p: p.number):
+        number = item_of_branch(pr.head_branch)
+        if number is not None and number in snapshot.items:
+            snapshot.items[number].pull_request = pr
+
+
+def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
+    """An item's label history, read at most once per run and only when a decision needs it."""
+    if number not in snapshot.label_events:
+        snapshot.label_events[number] = port.list_label_events(number)
+    return snapshot.label_events[number]
+
+
+def since_of(snapshot: Snapshot) -> datetime | None:
+    managed = [s.item for s in snapshot.managed()]
+    return min((i.created_at for i in managed if i.created_at is not None), default=None)
