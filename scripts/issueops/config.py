@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 Risk = Literal["low", "medium", "high"]
 Profile = Literal["manual", "assisted", "autonomous"]
@@ -30,6 +30,12 @@ class PolicyConfig(Strict):
     )
     allow_self_approval: bool = Field(False, description="May an item's author approve it?")
 
+    @field_validator("required_approvals", mode="after")
+    @classmethod
+    def _fill_missing_risks(cls, value: dict[Risk, int]) -> dict[Risk, int]:
+        """Naming only `high: 3` keeps the defaults for the other risk levels."""
+        return {**_default_approvals(), **value}
+
 
 class ApproversConfig(Strict):
     users: list[str] = Field(default_factory=list, description="Logins allowed to approve.")
@@ -46,58 +52,68 @@ class ApiConfig(Strict):
     writes_per_minute: int = Field(30, ge=1, le=80, description="Content-creation pace (GitHub allows ~80).")
     min_write_interval_seconds: float = Field(1.0, ge=0, description="Minimum gap between writes.")
     max_wait_seconds: float = Field(300, ge=0, description="Never wait longer than this: stop instead.")
-    max_retries: int = Field(4, ge=0, le=10)
+    max_retries: int = Field(4, ge=0, le=10, description="Retries of a transient failure (5xx, timeout).")
     cache_path: str = Field(".issueops-cache/etags.json", description="Conditional-request cache file.")
 
 
 class LabelsConfig(Strict):
-    hold: str = "issueops::hold"
-    approved: str = "approval::approved"
-    sla_breached: str = "sla::breached"
-    needs_human: str = "issueops::needs-human"
+    hold: str = Field("issueops::hold", description="Freezes an item: no automatic transition.")
+    approved: str = Field("approval::approved", description="Applied by an approver, counts as approval.")
+    sla_breached: str = Field("sla::breached", description="Added when an item passes its due time.")
+    needs_human: str = Field("issueops::needs-human", description="Added when the bot gives up on an item.")
 
 
 class FeedSource(Strict):
-    type: Literal["feed"]
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    url: str
-    labels: list[str] = Field(default_factory=list)
-    max_items: int = Field(20, ge=1, le=500)
+    """An RSS or Atom feed: each entry becomes (or updates) one work item."""
+
+    type: Literal["feed"] = Field(description="`feed`: RSS/Atom entries become items.")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Becomes the `source::` label.")
+    url: str = Field(description="The feed's http(s) URL.")
+    labels: list[str] = Field(default_factory=list, description="Extra labels on items from this source.")
+    max_items: int = Field(20, ge=1, le=500, description="Newest entries read per run.")
 
 
 class HttpCheckSource(Strict):
-    type: Literal["http"]
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    url: str
-    expected_status: int = Field(200, ge=100, le=599)
-    body_pattern: str | None = None
-    max_latency_ms: int = Field(5000, ge=1)
-    timeout_seconds: float = Field(10, gt=0)
-    labels: list[str] = Field(default_factory=list)
+    """An HTTP health check: a failing check opens (or updates) one work item."""
+
+    type: Literal["http"] = Field(description="`http`: a failing check becomes an item.")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Becomes the `source::` label.")
+    url: str = Field(description="The http(s) URL to GET.")
+    expected_status: int = Field(200, ge=100, le=599, description="Any other status is a failure.")
+    body_pattern: str | None = Field(None, description="Regex the body must match (Python `re`).")
+    max_latency_ms: int = Field(5000, ge=1, description="Slower responses are a failure.")
+    timeout_seconds: float = Field(10, gt=0, description="Give up on the request after this long.")
+    labels: list[str] = Field(default_factory=list, description="Extra labels on items from this source.")
 
 
 class GithubSearchSource(Strict):
-    type: Literal["github_search"]
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    query: str
-    labels: list[str] = Field(default_factory=list)
-    max_items: int = Field(30, ge=1, le=100)
+    """A GitHub issue search: matching issues are adopted as work items."""
+
+    type: Literal["github_search"] = Field(description="`github_search`: search hits become items.")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Becomes the `source::` label.")
+    query: str = Field(description="GitHub issue search syntax, e.g. `is:open label:incident`.")
+    labels: list[str] = Field(default_factory=list, description="Extra labels on adopted items.")
+    max_items: int = Field(30, ge=1, le=100, description="Hits read per run.")
 
 
 Source = Annotated[FeedSource | HttpCheckSource | GithubSearchSource, Field(discriminator="type")]
 
 
 class SlaDefaults(Strict):
-    due_hours: float = Field(72, gt=0)
-    reminder_hours: float = Field(48, gt=0)
-    escalation_hours: float = Field(96, gt=0)
+    """SLA clocks for every workflow that does not set its own (hours since the item was assigned)."""
+
+    due_hours: float = Field(72, gt=0, description="The item is due (and `sla::breached` after) this.")
+    reminder_hours: float = Field(48, gt=0, description="The owner is reminded once at this age.")
+    escalation_hours: float = Field(96, gt=0, description="escalate_to is mentioned at this age.")
     escalate_to: list[str] = Field(default_factory=list, description="Logins or @org/team to mention.")
-    unassign_after_hours: float | None = Field(None, gt=0)
-    exempt_labels: list[str] = Field(default_factory=list)
+    unassign_after_hours: float | None = Field(
+        None, gt=0, description="Unassign an owner who did nothing for this long; off if unset."
+    )
+    exempt_labels: list[str] = Field(default_factory=list, description="Items with these labels have no SLA.")
 
 
 class TelemetryConfig(Strict):
-    directory: str = "telemetry"
+    directory: str = Field("telemetry", description="Where JSONL events go (--telemetry wins).")
 
 
 class OwnersConfig(Strict):
