@@ -1,0 +1,696 @@
+"""`issueops validate`: every problem of the config, the workflows and their templates, at once.
+
+The loader reports what a single file gets wrong; this module adds what only shows across files
+(duplicate names, identical match rules, templates that are missing or use unknown variables,
+owners who are on leave). It reads files and writes nothing; `export_json_schemas` is the one
+writer here, used by `issueops schema export`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from issueops.config import Config, GithubSearchSource, HttpCheckSource
+from issueops.errors import Problem
+from issueops.loader import DataPath, Loaded, SourceMap, field_name, read_config, read_workflows
+from issueops.policy import gates_for
+from issueops.schemas import MatchRules, WorkflowSchema
+from issueops.template_check import check_template
+
+TEMPLATES_DIR = "templates"
+LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+TEAM = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_LABEL_LENGTH = 50  # GitHub refuses longer label names
+BOT_LABEL_FAMILIES = ("state::", "workflow::", "risk::", "source::")
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ValidationReport:
+    """All findings. `problems` fail validation (exit 1); `warnings` are shown but do not."""
+
+    config_path: str
+    schemas_dir: str
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    config: Config | None = None
+    workflows: list[WorkflowSchema] = field(default_factory=list)
+    workflow_files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> dict[str, Any]:
+        """The --json document."""
+        config = self.config
+        return {
+            "ok": self.ok,
+            "config": None
+            if config is None
+            else {
+                "path": self.config_path,
+                "profile": config.policy.profile,
+                "required_approvals": dict(config.policy.required_approvals),
+                "approvers": {"users": config.approvers.users, "teams": config.approvers.teams},
+                "sources": [{"name": s.name, "type": s.type} for s in config.sources],
+            },
+            "schemas_dir": self.schemas_dir,
+            "workflows": [
+                _workflow_summary(w, path, config)
+                for w, path in zip(self.workflows, self.workflow_files, strict=True)
+            ],
+            "problems": [_problem_dict(p) for p in self.problems],
+            "warnings": [_problem_dict(p) for p in self.warnings],
+            "counts": {
+                "workflows": len(self.workflows),
+                "problems": len(self.problems),
+                "warnings": len(self.warnings),
+            },
+        }
+
+    def human(self) -> str:
+        """A readable listing of the config and every workflow, then the findings."""
+        lines: list[str] = []
+        config = self.config
+        if config is not None:
+            approvals = ", ".join(f"{r} {n}" for r, n in config.policy.required_approvals.items())
+            lines.append(f"Config {self.config_path}: profile {config.policy.profile}; approvals {approvals}")
+            approvers = [*config.approvers.users, *(f"team {t}" for t in config.approvers.teams)]
+            lines.append(f"  approvers: {', '.join(approvers) or '(repository write permission only)'}")
+            sources = ", ".join(f"{s.name} ({s.type})" for s in config.sources) or "(none)"
+            lines.append(f"  sources:   {sources}")
+            if config.owners.unavailable:
+                lines.append(f"  unavailable: {', '.join(config.owners.unavailable)}")
+        lines.append(f"Workflows in {self.schemas_dir} ({len(self.workflows)}):")
+        for workflow, path in zip(self.workflows, self.workflow_files, strict=True):
+            lines.extend(_workflow_lines(workflow, path, config))
+        for title, found in (("warning", self.warnings), ("error", self.problems)):
+            for problem in found:
+                lines.append(f"{title}: {problem}")
+        if self.ok:
+            tail = f" ({len(self.warnings)} warning(s))" if self.warnings else ""
+            lines.append(
+                f"OK: config, {len(self.workflows)} workflow(s) and their templates are valid{tail}."
+            )
+        else:
+            lines.append(f"{len(self.problems)} error(s).")
+        return "\n".join(lines)
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    return {"path": problem.path, "line": problem.line, "col": problem.col, "message": problem.message}
+
+
+def _match_summary(match: MatchRules) -> list[str]:
+    parts: list[str] = []
+    if match.labels:
+        parts.append(f"labels {', '.join(match.labels)} (x{match.label_weight})")
+    if match.keywords:
+        parts.append(f"keywords {', '.join(match.keywords)}")
+    if match.title_patterns:
+        parts.append(f"title ~ {' | '.join(match.title_patterns)}")
+    if match.body_patterns:
+        parts.append(f"body ~ {' | '.join(match.body_patterns)}")
+    if match.form_fields:
+        parts.append("form " + ", ".join(f"{k} ~ {v}" for k, v in match.form_fields.items()))
+    if match.sources:
+        parts.append(f"sources {', '.join(match.sources)}")
+    parts.append(f"min score {match.min_score}")
+    return parts
+
+
+def _effective_sla(workflow: WorkflowSchema, config: Config | None) -> dict[str, Any]:
+    defaults = (config or Config()).sla
+    own = workflow.sla
+    return {
+        "due_hours": own.due_hours if own.due_hours is not None else defaults.due_hours,
+        "reminder_hours": own.reminder_hours if own.reminder_hours is not None else defaults.reminder_hours,
+        "escalation_hours": own.escalation_hours
+        if own.escalation_hours is not None
+        else defaults.escalation_hours,
+        "escalate_to": list(own.escalate_to or defaults.escalate_to),
+    }
+
+
+def _workflow_summary(workflow: WorkflowSchema, path: str, config: Config | None) -> dict[str, Any]:
+    profile = (config or Config()).policy.profile
+    gates = gates_for(profile, workflow.risk)
+    return {
+        "name": workflow.name,
+        "file": path,
+        "risk": workflow.risk,
+        "description": workflow.description,
+        "match": workflow.match.model_dump(),
+        "owners": {"pool": workflow.owners.pool, "strategy": workflow.owners.strategy},
+        "deliverables": [d.model_dump() for d in workflow.deliverables],
+        "guidance": workflow.guidance,
+        "publish": workflow.publish.model_dump(),
+        "hand_off": workflow.hand_off.model_dump(),
+        "sla": _effective_sla(workflow, config),
+        "gates": {"before_processing": gates.before_processing, "before_publishing": gates.before_publishing},
+    }
+
+
+def _workflow_lines(workflow: WorkflowSchema, path: str, config: Config | None) -> list[str]:
+    cfg = config or Config()
+    gates = gates_for(cfg.policy.profile, workflow.risk)
+    waits = [
+        name
+        for name, on in (("processing", gates.before_processing), ("publishing", gates.before_publishing))
+        if on
+    ]
+    approvals = cfg.policy.required_approvals[workflow.risk]
+    sla = _effective_sla(workflow, config)
+    escalate = f" -> {', '.join(sla['escalate_to'])}" if sla["escalate_to"] else ""
+    deliverables = [f"{d.path} <- {d.template}" for d in workflow.deliverables] or ["(none)"]
+    publish = workflow.publish
+    published = [
+        f"{publish.merge_method} the PR" if publish.merge_pr else "leave the PR open",
+        "close the item" if publish.close_item else "keep the item open",
+    ]
+    lines = [
+        f"- {workflow.name} (risk {workflow.risk}) {path}",
+        f"    {workflow.description}",
+        f"    match:        {'; '.join(_match_summary(workflow.match))}",
+        f"    owners:       {', '.join(workflow.owners.pool)} ({workflow.owners.strategy})",
+        f"    deliverables: {deliverables[0]}",
+        *(f"                  {d}" for d in deliverables[1:]),
+        f"    guidance:     {workflow.guidance or '(none)'}; hand-off to {workflow.hand_off.mode}",
+        f"    approval:     {approvals} before {' and '.join(waits) or 'nothing'}"
+        if waits
+        else "    approval:     none needed",
+        f"    publish:      {', '.join(published)}",
+        f"    sla:          due {sla['due_hours']:g}h, reminder {sla['reminder_hours']:g}h, "
+        f"escalation {sla['escalation_hours']:g}h{escalate}",
+    ]
+    return lines
+
+
+# --- findings ----------------------------------------------------------------------------------------
+
+
+class _Findings:
+    """Collects problems and warnings positioned by a file's source map."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def error(self, path: str, source: SourceMap, at: DataPath, message: str, *, key: bool = False) -> None:
+        span = source.key(at) if key else source.value(at)
+        self.problems.append(Problem(path, span.line, span.col, message))
+
+    def warn(self, path: str, source: SourceMap, at: DataPath, message: str, *, key: bool = False) -> None:
+        span = source.key(at) if key else source.value(at)
+        self.warnings.append(Problem(path, span.line, span.col, message))
+
+    def raw(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+
+def _check_regex(f: _Findings, path: str, source: SourceMap, at: DataPath, pattern: str) -> None:
+    name = field_name(at)
+    if pattern == "":
+        f.error(path, source, at, f"{name}: an empty pattern matches everything; remove it or write one")
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        f.error(
+            path,
+            source,
+            at,
+            f"{name}: invalid regular expression {pattern!r}: {exc.msg}{where}; "
+            "fix it, or escape special characters with a backslash",
+        )
+
+
+def _check_logins(
+    f: _Findings, path: str, source: SourceMap, at: DataPath, logins: Sequence[str], *, teams: bool
+) -> None:
+    """Logins (and, where mentions are allowed, `@org/team`) are well formed and not repeated."""
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(logins):
+        where = (*at, i)
+        name = field_name(where)
+        bare = entry[1:] if entry.startswith("@") else entry
+        if teams and "/" in bare:
+            if not entry.startswith("@") or not TEAM.match(bare):
+                f.error(
+                    path,
+                    source,
+                    where,
+                    f"{name}: '{entry}' is not a team mention; write it as @org/team-slug",
+                )
+        elif entry.startswith("@") and not teams:
+            f.error(path, source, where, f"{name}: write the login without '@': {bare}")
+        elif not LOGIN.match(bare):
+            f.error(path, source, where, f"{name}: '{entry}' is not a valid GitHub login; fix the spelling")
+        key = bare.lower()
+        if key in seen:
+            f.error(
+                path, source, where, f"{name}: '{entry}' is listed twice (also at [{seen[key]}]); remove one"
+            )
+        else:
+            seen[key] = i
+
+
+def _check_label(f: _Findings, path: str, source: SourceMap, at: DataPath, label: str, *, own: bool) -> None:
+    name = field_name(at)
+    if not label.strip():
+        f.error(path, source, at, f"{name}: a label name cannot be empty")
+    elif len(label) > MAX_LABEL_LENGTH:
+        f.error(path, source, at, f"{name}: '{label}' is longer than GitHub's {MAX_LABEL_LENGTH} characters")
+    elif own and label.startswith(BOT_LABEL_FAMILIES):
+        f.error(
+            path,
+            source,
+            at,
+            f"{name}: '{label}' is in a label family the pipeline manages itself "
+            f"({', '.join(BOT_LABEL_FAMILIES)}); pick another name",
+        )
+
+
+def _check_sla_order(
+    f: _Findings, path: str, source: SourceMap, at: DataPath, reminder: float, due: float, escalation: float
+) -> None:
+    if reminder >= escalation:
+        f.error(
+            path,
+            source,
+            (*at, "reminder_hours"),
+            f"{field_name((*at, 'reminder_hours'))}: the reminder ({reminder:g}h) would come at or after the "
+            f"escalation ({escalation:g}h); make reminder_hours smaller than escalation_hours",
+            key=True,
+        )
+    elif escalation < due:
+        f.warn(
+            path,
+            source,
+            (*at, "escalation_hours"),
+            f"{field_name((*at, 'escalation_hours'))}: escalation ({escalation:g}h) comes before the item is "
+            f"due ({due:g}h); is that intended?",
+            key=True,
+        )
+
+
+def _check_config(f: _Findings, loaded: Loaded[Config]) -> None:
+    cfg, path, src = loaded.model, loaded.path, loaded.source
+    _check_logins(f, path, src, ("approvers", "users"), cfg.approvers.users, teams=False)
+    _check_logins(f, path, src, ("owners", "unavailable"), cfg.owners.unavailable, teams=False)
+    _check_logins(f, path, src, ("sla", "escalate_to"), cfg.sla.escalate_to, teams=True)
+    for i, team in enumerate(cfg.approvers.teams):
+        at: DataPath = ("approvers", "teams", i)
+        if not TEAM.match(team):
+            f.error(
+                path, src, at, f"{field_name(at)}: '{team}' is not a team slug; write it as ops-approvers"
+            )
+    if cfg.bot_login is not None and not LOGIN.match(cfg.bot_login.removesuffix("[bot]")):
+        f.error(path, src, ("bot_login",), f"bot_login: '{cfg.bot_login}' is not a valid GitHub login")
+
+    approvals = cfg.policy.required_approvals
+    if not approvals["low"] <= approvals["medium"] <= approvals["high"]:
+        f.warn(
+            path,
+            src,
+            ("policy", "required_approvals"),
+            "policy.required_approvals: a higher risk needs fewer approvals than a lower one; "
+            "usually low <= medium <= high",
+            key=True,
+        )
+
+    seen_labels: dict[str, str] = {}
+    for key, label in cfg.labels.model_dump().items():
+        at = ("labels", key)
+        _check_label(f, path, src, at, label, own=True)
+        if label in seen_labels:
+            f.error(
+                path, src, at, f"labels.{key}: same name as labels.{seen_labels[label]}; each needs its own"
+            )
+        seen_labels.setdefault(label, key)
+
+    names: dict[str, int] = {}
+    for i, source in enumerate(cfg.sources):
+        at = ("sources", i)
+        if source.name in names:
+            f.error(
+                path,
+                src,
+                (*at, "name"),
+                f"sources[{i}].name: '{source.name}' is already the name of sources[{names[source.name]}]; "
+                "source names must be unique (they become source:: labels)",
+            )
+        names.setdefault(source.name, i)
+        for j, label in enumerate(source.labels):
+            _check_label(f, path, src, (*at, "labels", j), label, own=False)
+        if isinstance(source, GithubSearchSource):
+            if not source.query.strip():
+                f.error(
+                    path, src, (*at, "query"), f"sources[{i}].query: is empty; write a GitHub search query"
+                )
+            continue
+        parts = urlsplit(source.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            f.error(
+                path,
+                src,
+                (*at, "url"),
+                f"sources[{i}].url: '{source.url}' is not an http(s) URL; write it as https://host/path",
+            )
+        if isinstance(source, HttpCheckSource) and source.body_pattern is not None:
+            _check_regex(f, path, src, (*at, "body_pattern"), source.body_pattern)
+
+    sla = cfg.sla
+    _check_sla_order(f, path, src, ("sla",), sla.reminder_hours, sla.due_hours, sla.escalation_hours)
+
+
+def _max_score(match: MatchRules) -> int:
+    """The highest score the documented weights allow (labels x weight, keywords 1, title 2, ...)."""
+    return (
+        match.label_weight * len(match.labels)
+        + len(match.keywords)
+        + 2 * len(match.title_patterns)
+        + len(match.body_patterns)
+        + 3 * len(match.form_fields)
+        + 3 * len(match.sources)
+    )
+
+
+def _template_file(
+    f: _Findings,
+    loaded: Loaded[WorkflowSchema],
+    at: DataPath,
+    name: str,
+    templates_dir: Path,
+    checked: dict[Path, list[Problem]],
+) -> Path | None:
+    """The template file `name` refers to, or None after reporting why it cannot be used."""
+    path, src = loaded.path, loaded.source
+    label = field_name(at)
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not name.strip():
+        f.error(
+            path,
+            src,
+            at,
+            f"{label}: '{name}' must be a file name under {templates_dir}/ (no '..', not absolute)",
+        )
+        return None
+    target = templates_dir / relative
+    if not target.is_file():
+        existing = (
+            sorted(p.name for p in templates_dir.glob("*") if p.is_file()) if templates_dir.is_dir() else []
+        )
+        close = [c for c in existing if c.lower() == name.lower()]
+        close = close or difflib.get_close_matches(name, existing, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        f.error(
+            path, src, at, f"{label}: template file {target} does not exist; {hint}create it or fix the name"
+        )
+        return None
+    if target not in checked:
+        checked[target] = _template_file_problems(target)
+    return target
+
+
+def _template_file_problems(target: Path) -> list[Problem]:
+    try:
+        text = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return [Problem(str(target), 1, 1, "the template is not UTF-8 text; save it as UTF-8")]
+    return [Problem(str(target), issue.line, 1, issue.message) for issue in check_template(text)]
+
+
+def _check_path_pattern(f: _Findings, loaded: Loaded[WorkflowSchema], at: DataPath, pattern: str) -> None:
+    path, src = loaded.path, loaded.source
+    label = field_name(at)
+    for issue in check_template(pattern):
+        f.error(path, src, at, f"{label}: {issue.message}")
+    literal = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "x", pattern)
+    parts = literal.split("/")
+    if literal.startswith("/") or ".." in parts:
+        f.error(
+            path,
+            src,
+            at,
+            f"{label}: '{pattern}' must be a relative path inside the repository (no leading '/', no '..')",
+        )
+    elif literal.endswith("/") or not parts[-1].strip():
+        f.error(
+            path,
+            src,
+            at,
+            f"{label}: '{pattern}' names a directory; end it with a file name, "
+            "e.g. .../{{ item.number }}.md",
+        )
+
+
+def _check_workflow(
+    f: _Findings,
+    loaded: Loaded[WorkflowSchema],
+    config: Config | None,
+    source_names: set[str] | None,
+    templates_dir: Path,
+    checked: dict[Path, list[Problem]],
+) -> None:
+    wf, path, src = loaded.model, loaded.path, loaded.source
+    cfg = config or Config()
+
+    stem = Path(path).stem
+    if stem != wf.name:
+        f.warn(
+            path,
+            src,
+            ("name",),
+            f"name: '{wf.name}' differs from the file name '{stem}'; consider renaming one",
+        )
+
+    match = wf.match
+    for i, pattern in enumerate(match.title_patterns):
+        _check_regex(f, path, src, ("match", "title_patterns", i), pattern)
+    for i, pattern in enumerate(match.body_patterns):
+        _check_regex(f, path, src, ("match", "body_patterns", i), pattern)
+    for key, pattern in match.form_fields.items():
+        _check_regex(f, path, src, ("match", "form_fields", key), pattern)
+    for i, keyword in enumerate(match.keywords):
+        if not keyword.strip():
+            at: DataPath = ("match", "keywords", i)
+            f.error(path, src, at, f"{field_name(at)}: an empty keyword matches every item; remove it")
+    for i, label in enumerate(match.labels):
+        _check_label(f, path, src, ("match", "labels", i), label, own=False)
+    if source_names is not None:
+        for i, name in enumerate(match.sources):
+            if name not in source_names:
+                at = ("match", "sources", i)
+                known = ", ".join(sorted(source_names)) or "(none configured)"
+                f.warn(
+                    path,
+                    src,
+                    at,
+                    f"{field_name(at)}: no source named '{name}' in the config (known: {known})",
+                )
+    best = _max_score(match)
+    if best < match.min_score:
+        f.error(
+            path,
+            src,
+            ("match",),
+            f"match: this workflow can never be chosen: its rules score at most {best}, below min_score "
+            f"{match.min_score}; add labels, keywords or patterns, or lower min_score",
+            key=True,
+        )
+
+    _check_logins(f, path, src, ("owners", "pool"), wf.owners.pool, teams=False)
+    away = {login.lower() for login in cfg.owners.unavailable}
+    on_leave = [i for i, login in enumerate(wf.owners.pool) if login.lower() in away]
+    if on_leave and len(on_leave) == len(wf.owners.pool):
+        f.error(
+            path,
+            src,
+            ("owners", "pool"),
+            "owners.pool: everyone in the pool is listed in the config's owners.unavailable, so no one "
+            "can be assigned; add an available owner",
+            key=True,
+        )
+    else:
+        for i in on_leave:
+            at = ("owners", "pool", i)
+            f.warn(
+                path,
+                src,
+                at,
+                f"{field_name(at)}: '{wf.owners.pool[i]}' is listed in owners.unavailable; "
+                "they will be skipped until removed from that list",
+            )
+    _check_logins(f, path, src, ("sla", "escalate_to"), wf.sla.escalate_to, teams=True)
+    for i, login in enumerate(wf.sla.escalate_to):
+        if login.lstrip("@").lower() in away:
+            at = ("sla", "escalate_to", i)
+            f.warn(path, src, at, f"{field_name(at)}: '{login}' is listed in owners.unavailable")
+
+    sla = _effective_sla(wf, config)
+    _check_sla_order(f, path, src, ("sla",), sla["reminder_hours"], sla["due_hours"], sla["escalation_hours"])
+
+    seen_paths: dict[str, int] = {}
+    for i, deliverable in enumerate(wf.deliverables):
+        at = ("deliverables", i)
+        _check_path_pattern(f, loaded, (*at, "path"), deliverable.path)
+        if deliverable.path in seen_paths:
+            f.error(
+                path,
+                src,
+                (*at, "path"),
+                f"deliverables[{i}].path: same path as deliverables[{seen_paths[deliverable.path]}]; "
+                "each deliverable needs its own file",
+            )
+        seen_paths.setdefault(deliverable.path, i)
+        _template_file(f, loaded, (*at, "template"), deliverable.template, templates_dir, checked)
+    if wf.guidance is not None:
+        _template_file(f, loaded, ("guidance",), wf.guidance, templates_dir, checked)
+    if not wf.deliverables and wf.guidance is None:
+        f.warn(
+            path,
+            src,
+            ("name",),
+            "this workflow has no deliverables and no guidance: it only assigns an owner",
+        )
+
+
+def _match_key(match: MatchRules) -> tuple[Any, ...]:
+    """Match rules up to order and case, for spotting two workflows that always tie."""
+    return (
+        frozenset(label.lower() for label in match.labels),
+        frozenset(k.lower() for k in match.keywords),
+        frozenset(match.title_patterns),
+        frozenset(match.body_patterns),
+        frozenset(match.form_fields.items()),
+        frozenset(match.sources),
+        match.label_weight,
+        match.min_score,
+    )
+
+
+def _check_across(f: _Findings, workflows: Sequence[Loaded[WorkflowSchema]]) -> None:
+    by_name: dict[str, Loaded[WorkflowSchema]] = {}
+    by_match: dict[tuple[Any, ...], Loaded[WorkflowSchema]] = {}
+    for loaded in workflows:
+        wf = loaded.model
+        first = by_name.get(wf.name)
+        if first is not None:
+            line = first.source.value(("name",)).line
+            f.error(
+                loaded.path,
+                loaded.source,
+                ("name",),
+                f"name: '{wf.name}' is already the name of the workflow in {first.path}:{line}; "
+                "workflow names must be unique (they become workflow:: labels)",
+            )
+        else:
+            by_name[wf.name] = loaded
+        key = _match_key(wf.match)
+        twin = by_match.get(key)
+        if twin is not None:
+            line = twin.source.key(("match",)).line
+            f.error(
+                loaded.path,
+                loaded.source,
+                ("match",),
+                f"match: the same rules as workflow '{twin.model.name}' ({twin.path}:{line}); "
+                "every item would tie between them, so make them differ",
+                key=True,
+            )
+        else:
+            by_match[key] = loaded
+
+
+def _unused_templates(templates_dir: Path, used: Iterable[Path]) -> list[Problem]:
+    if not templates_dir.is_dir():
+        return []
+    used_set = {p.resolve() for p in used}
+    return [
+        Problem(str(p), 1, 1, "no workflow uses this template; reference it or delete it")
+        for p in sorted(templates_dir.iterdir())
+        if p.is_file() and not p.name.startswith(".") and p.resolve() not in used_set
+    ]
+
+
+def validate_all(config_path: Path, schemas_dir: Path) -> ValidationReport:
+    """Every problem of the config, the workflows in `schemas_dir` and their templates. Writes nothing."""
+    report = ValidationReport(str(config_path), str(schemas_dir))
+    f = _Findings()
+
+    loaded_config, config_problems = read_config(config_path)
+    f.problems.extend(config_problems)
+    if loaded_config is not None:
+        report.config = loaded_config.model
+        _check_config(f, loaded_config)
+
+    workflows, workflow_problems = read_workflows(schemas_dir)
+    f.problems.extend(workflow_problems)
+    templates_dir = schemas_dir / TEMPLATES_DIR
+    checked: dict[Path, list[Problem]] = {}
+    source_names = {s.name for s in loaded_config.model.sources} if loaded_config is not None else None
+    for loaded in workflows:
+        _check_workflow(f, loaded, report.config, source_names, templates_dir, checked)
+    _check_across(f, workflows)
+    for found in checked.values():
+        f.problems.extend(found)
+    f.warnings.extend(_unused_templates(templates_dir, checked))
+    if not workflows and not workflow_problems:
+        f.warnings.append(
+            Problem(
+                str(schemas_dir),
+                1,
+                1,
+                "no workflow files (*.yml) here: assign will leave every item in triage",
+            )
+        )
+
+    report.workflows = [w.model for w in workflows]
+    report.workflow_files = [w.path for w in workflows]
+    report.problems = _ordered(f.problems)
+    report.warnings = _ordered(f.warnings)
+    return report
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.path, p.line, p.col, p.message))
+
+
+# --- JSON Schema export --------------------------------------------------------------------------------
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema_texts() -> dict[str, str]:
+    """File name -> JSON Schema text (sorted keys, trailing newline): what export writes."""
+    out: dict[str, str] = {}
+    for name, model in (("config.schema.json", Config), ("workflow.schema.json", WorkflowSchema)):
+        schema = {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()}
+        out[name] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return out
+
+
+def export_json_schemas(out_dir: Path) -> list[Path]:
+    """Write config.schema.json and workflow.schema.json into `out_dir` for editors and CI."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, text in json_schema_texts().items():
+        target = out_dir / name
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+__all__ = ["ValidationReport", "export_json_schemas", "json_schema_texts", "validate_all"]
