@@ -1,0 +1,109 @@
+"""The sweep stage's planner: label drift repair first, then the SLA ladder, per item.
+
+`plan_sweep` is pure: the runner reads the item with its comments, label events and deliverable
+PR, calls it with `now`, applies the plan and records `plan.events`. Orphaned PRs and branches
+are a run-level scan (`plan_orphans`), kept in its own module. See docs/sweep.md for the rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from issueops.config import Config
+from issueops.model import ItemContext, Plan
+from issueops.schemas import WorkflowSchema
+from issueops.stages.sweep_drift import DRIFT_KEY, OWN_FAMILIES, DriftOutcome, is_managed, plan_drift
+from issueops.stages.sweep_orphans import (
+    PR_STATES,
+    OrphanFinding,
+    OrphanReport,
+    item_of_branch,
+    plan_orphans,
+    pr_closed_plan,
+)
+from issueops.stages.sweep_sla import (
+    DEFAULT_UNASSIGN_GRACE_HOURS,
+    ESCALATION_KEY,
+    REMINDER_KEY,
+    UNASSIGN_KEY,
+    SlaTerms,
+    clock_start,
+    plan_sla,
+    sla_terms,
+)
+
+__all__ = [
+    "DEFAULT_UNASSIGN_GRACE_HOURS",
+    "DRIFT_KEY",
+    "ESCALATION_KEY",
+    "OWN_FAMILIES",
+    "REMINDER_KEY",
+    "UNASSIGN_KEY",
+    "DriftOutcome",
+    "OrphanFinding",
+    "OrphanReport",
+    "SlaTerms",
+    "clock_start",
+    "is_managed",
+    "item_of_branch",
+    "plan_drift",
+    "plan_orphans",
+    "plan_sla",
+    "plan_sweep",
+    "pr_closed_plan",
+    "sla_terms",
+]
+
+
+def plan_sweep(
+    ctx: ItemContext,
+    *,
+    workflow: WorkflowSchema | None,
+    config: Config,
+    now: datetime,
+    bot_login: str,
+    unassign_grace_hours: float = DEFAULT_UNASSIGN_GRACE_HOURS,
+) -> Plan:
+    """Repair the item's label drift, then run its SLA ladder. A held item is only inspected."""
+    item = ctx.item
+    plan = Plan(item=item.number)
+    if not is_managed(item, bot_login):
+        plan.reasons.append("not managed by issueops")
+        return plan
+    drift = plan_drift(ctx, workflow=workflow, config=config, bot_login=bot_login)
+    if config.labels.hold in item.labels:
+        # Held: no automatic transition and no SLA; say what would be done once unheld.
+        plan.reasons.append(f"held (`{config.labels.hold}`): nothing changed")
+        plan.reasons += [
+            f"drift (not repaired while held): {line}" for line in drift.repaired + drift.flagged
+        ]
+        return plan
+    plan.actions += drift.actions
+    plan.reasons += [f"drift repaired: {line}" for line in drift.repaired]
+    plan.reasons += [f"drift needs a person: {line}" for line in drift.flagged]
+    if drift.actions:
+        plan.events += drift.events
+    state = drift.state
+    if state is None:
+        plan.reasons.append("SLA skipped: the state is undecided")
+        return plan
+    if drift.state_changed:
+        plan.reasons.append("SLA skipped: the state was repaired this sweep (the next sweep measures it)")
+        return plan
+    pr = ctx.pull_request
+    if state in PR_STATES and pr is not None and pr.state == "closed" and not pr.merged:
+        plan.reasons.append(f"SLA skipped: PR #{pr.number} was closed unmerged (see the orphan report)")
+        return plan
+    sla = plan_sla(
+        ctx,
+        state,
+        workflow=workflow,
+        config=config,
+        now=now,
+        bot_login=bot_login,
+        unassign_grace_hours=unassign_grace_hours,
+    )
+    plan.actions += sla.actions
+    plan.reasons += sla.reasons
+    plan.events += sla.events
+    return plan
