@@ -1,0 +1,64 @@
+"""In-process transport: `requests` calls to the sandbox's base URL are answered by `Sandbox.handle`
+without a socket (through the `responses` library), so PyGithub runs its real code path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import responses
+
+from issueops.sandbox.sandbox import Sandbox, SandboxTimeout
+
+_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
+
+
+def _callback(sandbox: Sandbox) -> Any:
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        split = urlsplit(request.url or "")
+        path = split.path + (f"?{split.query}" if split.query else "")
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode()
+        elif body is not None and not isinstance(body, bytes):
+            body = b"".join(body)  # an iterable body
+        try:
+            reply = sandbox.handle(request.method or "GET", path, dict(request.headers), body)
+        except SandboxTimeout as timeout:
+            if timeout.kind == "connect":
+                raise requests.exceptions.ConnectTimeout(str(timeout), request=request) from None
+            raise requests.exceptions.ReadTimeout(str(timeout), request=request) from None
+        return reply.status, reply.headers, reply.body
+
+    return answer
+
+
+def _prefix_pattern(base_url: str) -> str:
+    """A regex for the base URL that also accepts the explicit default port (PyGithub adds `:80`)."""
+    split = urlsplit(base_url)
+    default = {"http": 80, "https": 443}.get(split.scheme)
+    port = f":{split.port}" if split.port and split.port != default else f"(:{default})?"
+    host = re.escape(split.hostname or "")
+    return f"{re.escape(split.scheme)}://{host}{port}{re.escape(split.path.rstrip('/'))}"
+
+
+@contextmanager
+def activate(sandbox: Sandbox, base_url: str | None = None) -> Iterator[responses.RequestsMock]:
+    """Route every `requests` call to the sandbox's base URL through `sandbox.handle`.
+
+    `base_url`, when given, replaces the sandbox's own first. Other URLs pass through to the
+    network untouched; the yielded RequestsMock accepts extra `responses` routes (e.g. a feed).
+    """
+    if base_url is not None:
+        sandbox.base_url = base_url
+    prefix = _prefix_pattern(sandbox.base_url)
+    pattern = re.compile(prefix + r"([/?].*)?\Z")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in _METHODS:
+            mock.add_callback(method, pattern, callback=_callback(sandbox))
+        mock.add_passthru(re.compile(r"^(?!" + prefix + r"([/?]|\Z))"))
+        yield mock

@@ -1,0 +1,3 @@
+"""contents routes (filled in below)."""
+
+from __future__ import annotations

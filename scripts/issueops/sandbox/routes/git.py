@@ -1,0 +1,3 @@
+"""git routes (filled in below)."""
+
+from __future__ import annotations

@@ -1,0 +1,76 @@
+"""Identity and access: /rate_limit, the repository, the authenticated user, collaborator
+permission and team membership."""
+
+from __future__ import annotations
+
+from issueops.sandbox.http import Ctx, Reply, not_found
+from issueops.sandbox.models import PERMISSION_LEVELS
+from issueops.sandbox.routes.common import require_login
+from issueops.sandbox.routing import route
+
+# GitHub's legacy `permission` values: maintain reads as write and triage as read (role_name keeps the role).
+_LEGACY = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
+
+
+@route("GET", "/rate_limit", need=None, resource=None)
+def get_rate_limit(ctx: Ctx) -> Reply:
+    """Not counted against the primary limit, as on GitHub."""
+    return Reply(200, ctx.limiter.overview(ctx.login or "anonymous"))
+
+
+@route("GET", "/user", need=None)
+def get_authenticated_user(ctx: Ctx) -> Reply:
+    return Reply(200, ctx.render.private_user(require_login(ctx)))
+
+
+@route("GET", "/repos/{owner}/{repo}")
+def get_repo(ctx: Ctx) -> Reply:
+    return Reply(200, ctx.render.repository(viewer=ctx.login))
+
+
+@route("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission")
+def get_collaborator_permission(ctx: Ctx) -> Reply:
+    """Effective permission (direct or through a team); a non-collaborator is 404, as GitHub answers."""
+    user = ctx.state.find_user(ctx.params["username"])
+    if user is None:
+        raise not_found()
+    role = ctx.state.permission(user.login)
+    if role == "none":
+        raise not_found()
+    collaborator = ctx.render.user(user.login) or {}
+    level = PERMISSION_LEVELS[role]
+    collaborator["permissions"] = {
+        "admin": level >= 5,
+        "maintain": level >= 4,
+        "push": level >= 3,
+        "triage": level >= 2,
+        "pull": level >= 1,
+    }
+    collaborator["role_name"] = role
+    return Reply(200, {"permission": _LEGACY[role], "role_name": role, "user": collaborator})
+
+
+@route("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", need=None)
+def get_team_membership(ctx: Ctx) -> Reply:
+    state = ctx.state
+    if ctx.actor is None or ctx.params["org"].lower() != state.repo.owner.lower():
+        raise not_found()
+    team = state.teams.get(ctx.params["team_slug"].lower())
+    if team is None:
+        raise not_found()
+    wanted = ctx.params["username"].lower()
+    if any(m.lower() == wanted for m in team.maintainers):
+        role = "maintainer"
+    elif any(m.lower() == wanted for m in team.members):
+        role = "member"
+    else:
+        raise not_found()
+    login = state.user(ctx.params["username"]).login
+    return Reply(200, ctx.render.team_membership(ctx.params["org"], team.id, login, role))

@@ -1,0 +1,3 @@
+"""pulls routes (filled in below)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""search routes (filled in below)."""
+
+from __future__ import annotations

@@ -1,0 +1,336 @@
+"""Scenario files: YAML describing the repository, people, labels, issues and files to start from.
+
+`load_scenario` checks the structure and reports every problem as `file:line:col: message`
+(a ConfigError); `build_sandbox` turns a checked mapping into a running Sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from issueops.errors import ConfigError, Problem
+from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
+from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS
+from issueops.sandbox.ratelimit import Limits
+
+if TYPE_CHECKING:
+    from issueops.sandbox.sandbox import Sandbox
+
+
+class _Map(dict[str, Any]):
+    """A mapping that remembers where it and each of its keys sit in the file."""
+
+    line: int = 0
+    col: int = 0
+    key_at: dict[str, tuple[int, int]]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    out = _Map()
+    out.line, out.col = node.start_mark.line + 1, node.start_mark.column + 1
+    out.key_at = {}
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        out[str(key)] = loader.construct_object(value_node, deep=True)
+        out.key_at[str(key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+# Timestamps stay strings: parse_time handles them uniformly (and `Z` suffixes).
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_TOP = {
+    "repo",
+    "private",
+    "description",
+    "default_branch",
+    "base_url",
+    "clock",
+    "rate_limit",
+    "users",
+    "teams",
+    "labels",
+    "files",
+    "branches",
+    "issues",
+    "pulls",
+}
+_USER = {"login", "token", "permission", "type", "name", "email", "rate_limit"}
+_TEAM = {"slug", "name", "members", "maintainers", "permission"}
+_LABEL = {"name", "color", "description"}
+_ISSUE = {
+    "title",
+    "body",
+    "user",
+    "labels",
+    "assignees",
+    "state",
+    "state_reason",
+    "created_at",
+    "comments",
+    "reactions",
+}
+_COMMENT = {"user", "body", "created_at", "edited", "reactions"}
+_PULL = {"title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
+_LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hour"}
+_CLOCK = {"start", "tick_seconds"}
+
+
+class _Checker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def at(self, node: Any, key: str | None = None) -> tuple[int, int]:
+        if isinstance(node, _Map):
+            if key is not None and key in node.key_at:
+                return node.key_at[key]
+            return node.line, node.col
+        return 1, 1
+
+    def fail(self, node: Any, key: str | None, message: str) -> None:
+        line, col = self.at(node, key)
+        self.problems.append(Problem(self.path, line, col, message))
+
+    def keys(self, node: Any, allowed: set[str], what: str, required: tuple[str, ...] = ()) -> bool:
+        if not isinstance(node, dict):
+            self.fail(None, None, f"{what} must be a mapping")
+            return False
+        for key in node:
+            if key not in allowed:
+                self.fail(node, key, f"unknown key {key!r} in {what}; allowed: {', '.join(sorted(allowed))}")
+        for key in required:
+            if key not in node:
+                self.fail(node, None, f"{what} needs {key!r}")
+        return True
+
+    def items(self, parent: Mapping[str, Any], key: str) -> list[Any]:
+        value = parent.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(parent, key, f"{key!r} must be a list")
+            return []
+        return value
+
+    def time(self, node: Any, key: str) -> None:
+        value = node.get(key)
+        if value is not None:
+            try:
+                parse_time(str(value))
+            except ValueError:
+                self.fail(node, key, f"{key} {value!r} is not an RFC 3339 time like 2025-01-06T09:00:00Z")
+
+    def permission(self, node: Any, key: str) -> None:
+        value = node.get(key)
+        if value is not None and value not in PERMISSION_LEVELS:
+            self.fail(node, key, f"permission {value!r} must be one of {', '.join(PERMISSION_LEVELS)}")
+
+    def string_map(self, node: Any, key: str) -> None:
+        value = node.get(key)
+        if value is not None and (
+            not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
+        ):
+            self.fail(node, key, f"{key!r} must map file paths to text")
+
+    def reactions(self, node: Any) -> None:
+        for reaction in self.items(node, "reactions"):
+            valid = self.keys(reaction, {"user", "content"}, "a reaction", ("user", "content"))
+            if valid and reaction.get("content") not in REACTION_CONTENTS:
+                self.fail(
+                    reaction, "content", f"reaction content must be one of {', '.join(REACTION_CONTENTS)}"
+                )
+
+
+def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
+    """Every structural problem in a scenario mapping (empty when it is fine)."""
+    c = _Checker(path)
+    if not isinstance(data, dict):
+        return [Problem(path, 1, 1, "a scenario must be a YAML mapping with at least `repo: OWNER/NAME`")]
+    c.keys(data, _TOP, "the scenario", ("repo",))
+    repo = data.get("repo")
+    if repo is not None and (not isinstance(repo, str) or repo.count("/") != 1):
+        c.fail(data, "repo", f"repo must be OWNER/NAME, got {repo!r}")
+    clock = data.get("clock")
+    if isinstance(clock, dict):
+        c.keys(clock, _CLOCK, "clock")
+        c.time(clock, "start")
+    elif clock is not None:
+        c.time(data, "clock")
+    limits = data.get("rate_limit")
+    if limits is not None and c.keys(limits, _LIMITS, "rate_limit"):
+        for key, value in limits.items():
+            if not isinstance(value, int) or value < 0:
+                c.fail(limits, key, f"rate_limit.{key} must be a non-negative integer")
+    for user in c.items(data, "users"):
+        if c.keys(user, _USER, "a user", ("login",)):
+            c.permission(user, "permission")
+            if user.get("type", "User") not in ("User", "Bot"):
+                c.fail(user, "type", "user type must be User or Bot")
+    for team in c.items(data, "teams"):
+        if c.keys(team, _TEAM, "a team", ("slug",)):
+            c.permission(team, "permission")
+    for label in c.items(data, "labels"):
+        c.keys(label, _LABEL, "a label", ("name",))
+    c.string_map(data, "files")
+    branches = data.get("branches")
+    if branches is not None:
+        if not isinstance(branches, dict):
+            c.fail(data, "branches", "branches must map a branch name to {from, files}")
+        else:
+            for spec in branches.values():
+                if c.keys(spec, {"from", "files"}, "a branch"):
+                    c.string_map(spec, "files")
+    for issue in c.items(data, "issues"):
+        if not c.keys(issue, _ISSUE, "an issue", ("title",)):
+            continue
+        c.time(issue, "created_at")
+        if issue.get("state", "open") not in ("open", "closed"):
+            c.fail(issue, "state", "issue state must be open or closed")
+        c.reactions(issue)
+        for comment in c.items(issue, "comments"):
+            if c.keys(comment, _COMMENT, "a comment", ("body",)):
+                c.time(comment, "created_at")
+                edited = comment.get("edited")
+                if edited is not None and not isinstance(edited, bool):
+                    c.time(comment, "edited")
+                c.reactions(comment)
+    for pull in c.items(data, "pulls"):
+        if c.keys(pull, _PULL, "a pull request", ("title", "head")):
+            c.string_map(pull, "files")
+            c.time(pull, "created_at")
+    return c.problems
+
+
+def load_scenario(path: Path | str) -> Mapping[str, Any]:
+    """Read and check a scenario file; raises ConfigError naming `file:line` for every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), 1, 1, f"cannot read the scenario: {exc.strerror}")]) from exc
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError([Problem(str(path), line, col, f"invalid YAML: {exc.problem or exc}")]) from exc
+    problems = check_scenario(data, str(path))
+    if problems:
+        raise ConfigError(problems)
+    return data  # type: ignore[no-any-return]
+
+
+def _time(value: Any, default: datetime) -> datetime:
+    return parse_time(str(value)) if value is not None else default
+
+
+def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
+    """A Sandbox in the state the scenario describes (checked first; ConfigError on problems)."""
+    from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
+
+    problems = check_scenario(data)
+    if problems:
+        raise ConfigError(problems)
+    clock_spec = data.get("clock")
+    start, tick = DEFAULT_START, 0.0
+    if isinstance(clock_spec, dict):
+        start = _time(clock_spec.get("start"), DEFAULT_START)
+        tick = float(clock_spec.get("tick_seconds", 0))
+    elif clock_spec is not None:
+        start = parse_time(str(clock_spec))
+    limits = Limits(**dict(data.get("rate_limit") or {}))
+    sb = Sandbox(
+        str(data["repo"]),
+        private=bool(data.get("private", False)),
+        default_branch=str(data.get("default_branch", "main")),
+        clock=VirtualClock(start, tick),
+        limits=limits,
+        base_url=str(data.get("base_url", DEFAULT_BASE_URL)),
+    )
+    state = sb.state
+    for user in data.get("users") or []:
+        sb.add_user(
+            str(user["login"]),
+            token=user.get("token"),
+            permission=str(user.get("permission", "none")),
+            type=str(user.get("type", "User")),
+            name=user.get("name"),
+            email=user.get("email"),
+            rate_limit=user.get("rate_limit"),
+        )
+    for team in data.get("teams") or []:
+        state.add_team(
+            str(team["slug"]),
+            [str(m) for m in team.get("members") or []],
+            permission=team.get("permission"),
+            maintainers=[str(m) for m in team.get("maintainers") or []],
+            name=team.get("name"),
+        )
+    for label in data.get("labels") or []:
+        state.add_label(str(label["name"]), str(label.get("color", "ededed")), label.get("description"))
+    if data.get("files"):
+        state.commit_files(state.repo.default_branch, dict(data["files"]), "Add scenario files")
+    for name, spec in (data.get("branches") or {}).items():
+        state.commit_files(
+            str(name), dict(spec.get("files") or {}), f"Scenario branch {name}", base=spec.get("from")
+        )
+    for spec in data.get("issues") or []:
+        created = _time(spec.get("created_at"), start)
+        issue = state.add_issue(
+            str(spec["title"]),
+            spec.get("body", ""),
+            spec.get("user"),
+            labels=[str(n) for n in spec.get("labels") or []],
+            assignees=[str(a) for a in spec.get("assignees") or []],
+            created_at=created,
+        )
+        for reaction in spec.get("reactions") or []:
+            state.react(issue.reactions, str(reaction["user"]), str(reaction["content"]))
+        for comment_spec in spec.get("comments") or []:
+            at = _time(comment_spec.get("created_at"), created)
+            edited = comment_spec.get("edited")
+            updated = None
+            if edited is True:
+                updated = at + timedelta(minutes=5)
+            elif edited:
+                updated = parse_time(str(edited))
+            comment = state.add_comment(
+                issue.number,
+                str(comment_spec.get("user", issue.user)),
+                str(comment_spec.get("body", "")),
+                created_at=at,
+                updated_at=updated,
+            )
+            for reaction in comment_spec.get("reactions") or []:
+                state.react(comment.reactions, str(reaction["user"]), str(reaction["content"]))
+        if spec.get("state", "open") == "closed":
+            state.set_state(
+                issue, "closed", spec.get("state_reason") or "completed", issue.user, when=issue.updated_at
+            )
+    for spec in data.get("pulls") or []:
+        pull = state.add_pull(
+            str(spec["title"]),
+            str(spec["head"]),
+            base=spec.get("base"),
+            body=spec.get("body", ""),
+            user=spec.get("user"),
+            draft=bool(spec.get("draft", False)),
+            files=spec.get("files"),
+        )
+        state.add_labels(pull, [str(n) for n in spec.get("labels") or []], pull.user)
+    return sb
