@@ -167,11 +167,11 @@ class _Judge:
 def _code(known: list[State], unknown: list[str], facts: _Facts) -> tuple[str, str]:
     """(repair code, the symptom in words) for the telemetry and the comment."""
     if not known and not unknown:
-        return "no-state", "it had no `state::` label"
+        return "no-state", "it has no `state::` label"
     if len(known) > 1:
-        return "several-states", f"it had several state labels ({_labels([s.label for s in known])})"
+        return "several-states", f"it has several state labels ({_labels([s.label for s in known])})"
     if unknown:
-        return "unknown-state", f"it had an unknown state label ({_labels(unknown)})"
+        return "unknown-state", f"it has an unknown state label ({_labels(unknown)})"
     state = known[0]
     if not facts.is_open:
         return "closed-not-terminal", f"it is closed but labelled `{state.label}`"
@@ -182,7 +182,8 @@ def _code(known: list[State], unknown: list[str], facts: _Facts) -> tuple[str, s
 
 
 def _labels(labels: list[str]) -> str:
-    return ", ".join(f"`{label}`" for label in labels)
+    """Labels as code spans; a backtick in a label name cannot break out of its span."""
+    return ", ".join("`{}`".format(label.replace("`", "'")) for label in labels)
 
 
 def plan_drift(
@@ -260,10 +261,8 @@ def _repair_state(
                 out.actions.append(RemoveLabel(item.number, label))
     else:
         cause = f"sweep:repair:{code}"
-        if single is not None and single is not target and _plain_edge(single, target):
-            cause = "sweep"
         check_transition(single, target, cause)
-        out.actions.append(Transition(item.number, single, target, cause))
+        out.actions.append(Transition(item.number, single.value if single else None, target.value, cause))
         out.state_changed = True
     before = _labels(present) if present else "no state label"
     out.repaired.append(f"{before} -> `{target.label}`: {symptom}; {why}.")
@@ -276,15 +275,6 @@ def _repair_state(
             "to": target.value,
         }
     )
-
-
-def _plain_edge(source: State, target: State) -> bool:
-    """True when the state table already lets the sweep make this move (e.g. PR merged -> done)."""
-    try:
-        check_transition(source, target, "sweep")
-    except ValueError:
-        return False
-    return True
 
 
 def _check_close(ctx: ItemContext, facts: _Facts, workflow: WorkflowSchema | None, out: DriftOutcome) -> None:
