@@ -36,7 +36,7 @@ from issueops.model import (
     UpsertComment,
 )
 from issueops.schemas import WorkflowSchema
-from issueops.stages.sweep import plan_sweep
+from issueops.stages.sweep import needs_label_events, plan_sweep
 
 WF = "workflow::incident"
 BASE = ["state::in-progress", WF]
@@ -304,3 +304,44 @@ def test_closed_pr_leaves_the_item_to_the_orphan_pass() -> None:
     plan = _plan(_ctx(case), case, 100)
     assert plan.actions == []
     assert any("closed unmerged" in r for r in plan.reasons)
+
+
+NEEDS = [
+    ("recently active: no history needed", BASE, [], 10, False),
+    ("idle enough for a rung: needed", BASE, [], 50, True),
+    ("breach label to maybe clear: needed", [*BASE, "sla::breached"], [], 10, True),
+    ("drift suspected: needed", ["state::in-progress", "state::approved", WF], [], 10, True),
+    ("open but done: needed to trust the label", ["state::done", WF], [], 10, True),
+    ("held: never", [*BASE, "issueops::hold"], [], 500, False),
+    ("not managed: never", ["bug"], [], 500, False),
+    (
+        "unassignment announced: needed",
+        BASE,
+        [comment(9, BOT, f"<!-- issueops:sla-unassign-{stamp(at(0))} -->", 75)],
+        80,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "labels", "comments", "now", "needed"), NEEDS, ids=[n[0] for n in NEEDS])
+def test_needs_label_events(
+    name: str, labels: list[str], comments: list[Comment], now: float, needed: bool
+) -> None:
+    ctx = ItemContext(work_item(labels), tuple(comments))
+    assert needs_label_events(ctx, workflow=None, config=config(), now=at(now), bot_login=BOT_LOGIN) is needed
+
+
+def test_skipping_the_history_never_hides_a_rung() -> None:
+    """Property over a grid: whenever the full plan acts, the cheap check asked for the history."""
+    for entered in (0, 20, 45):
+        for human in (None, 10, 30):
+            for now in (30, 49, 60, 97, 120):
+                comments = (comment(1, ALICE, "x", human),) if human is not None else ()
+                events = (labeled("state::in-progress", BOT, entered),)
+                full = ItemContext(work_item(BASE), comments, events)
+                plan = plan_sweep(full, workflow=None, config=config(), now=at(now), bot_login=BOT_LOGIN)
+                if plan.actions:
+                    assert needs_label_events(
+                        full, workflow=None, config=config(), now=at(now), bot_login=BOT_LOGIN
+                    ), (entered, human, now)

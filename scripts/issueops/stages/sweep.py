@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from issueops.activity import is_own
 from issueops.config import Config
 from issueops.model import ItemContext, Plan
 from issueops.schemas import WorkflowSchema
@@ -46,6 +47,7 @@ __all__ = [
     "clock_start",
     "is_managed",
     "item_of_branch",
+    "needs_label_events",
     "plan_drift",
     "plan_orphans",
     "plan_sla",
@@ -53,6 +55,46 @@ __all__ = [
     "pr_closed_plan",
     "sla_terms",
 ]
+
+
+def needs_label_events(
+    ctx: ItemContext,
+    *,
+    workflow: WorkflowSchema | None,
+    config: Config,
+    now: datetime,
+    bot_login: str,
+    unassign_grace_hours: float = DEFAULT_UNASSIGN_GRACE_HOURS,
+) -> bool:
+    """Whether the runner must read this item's label history (one request) before planning.
+
+    Without it the clock starts as early as it possibly can (label events only ever move it
+    later), so when even that clock fires no rung, the real one would not either. Drift, a
+    breach label to maybe clear and an unassignment in progress always need the history.
+    """
+    item = ctx.item
+    if not is_managed(item, bot_login) or config.labels.hold in item.labels:
+        return False
+    bare = ItemContext(item, ctx.comments, (), ctx.pull_request)
+    labels = set(item.labels)
+    if config.labels.sla_breached in labels:
+        return True
+    announced = f"issueops:{UNASSIGN_KEY}-"
+    if any(is_own(c.author, bot_login) and announced in c.body for c in ctx.comments):
+        return True
+    drift = plan_drift(bare, workflow=workflow, config=config, bot_login=bot_login)
+    if drift.drifted or drift.state is None:
+        return True
+    sla = plan_sla(
+        bare,
+        drift.state,
+        workflow=workflow,
+        config=config,
+        now=now,
+        bot_login=bot_login,
+        unassign_grace_hours=unassign_grace_hours,
+    )
+    return bool(sla.actions)
 
 
 def plan_sweep(
