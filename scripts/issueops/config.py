@@ -100,11 +100,14 @@ Source = Annotated[FeedSource | HttpCheckSource | GithubSearchSource, Field(disc
 
 
 class SlaDefaults(Strict):
-    """SLA clocks for every workflow that does not set its own (hours since the item was assigned)."""
+    """SLA clocks for workflows that do not set their own.
 
-    due_hours: float = Field(72, gt=0, description="The item is due (and `sla::breached` after) this.")
+    Hours are measured from the later of the last human activity and the item's entering its
+    current state; the pipeline's own comments and labels do not restart the clock."""
+
+    due_hours: float = Field(72, gt=0, description="The item is due this many hours after the clock starts.")
     reminder_hours: float = Field(48, gt=0, description="The owner is reminded once at this age.")
-    escalation_hours: float = Field(96, gt=0, description="escalate_to is mentioned at this age.")
+    escalation_hours: float = Field(96, gt=0, description="escalate_to is mentioned and sla::breached added.")
     escalate_to: list[str] = Field(default_factory=list, description="Logins or @org/team to mention.")
     unassign_after_hours: float | None = Field(
         None, gt=0, description="Unassign an owner who did nothing for this long; off if unset."

@@ -201,8 +201,8 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
             root = loader.get_single_node()
         except yaml.YAMLError as exc:
             return Document(shown, None, SourceMap(), [_yaml_problem(shown, exc)])
-        if root is None:
-            return Document(shown, None, SourceMap(), [], empty=True)
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
+            return Document(shown, None, SourceMap(), [], empty=True)  # nothing, `---` or `~`
         builder = _Builder(shown, loader)
         try:
             data = builder.build(root, ())
@@ -414,6 +414,8 @@ def _describe(
 
     if kind in _EXPECTED:
         expected, fix = _EXPECTED[kind]
+        if not path and expected == "a mapping":
+            return span, f"{name}: the file must be a mapping of `key: value` lines, not {_got(value)}"
         if value is None and expected == "a mapping":
             return source.key(path), (
                 f"{name}: is empty; give it `key: value` lines or remove the key to use the defaults"

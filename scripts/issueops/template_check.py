@@ -57,9 +57,8 @@ def check_template(source: str) -> list[TemplateIssue]:
         tree = env.parse(source)
         env.compile(tree)  # unknown filters and tests are only found when compiling
     except TemplateSyntaxError as exc:
-        return [
-            TemplateIssue(exc.lineno or 1, f"template syntax error: {exc.message}; fix the tag on this line")
-        ]
+        text = (exc.message or "invalid template").rstrip(". ")
+        return [TemplateIssue(exc.lineno or 1, f"template syntax error: {text}; fix it on this line")]
 
     issues: list[TemplateIssue] = []
     for node in tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
@@ -71,6 +70,22 @@ def check_template(source: str) -> list[TemplateIssue]:
                 "put the text in this template",
             )
         )
+
+    # Inside `{% if %}` conditions Jinja2 defers unknown filters and tests to render time.
+    for filter_node in tree.find_all(nodes.Filter):
+        if filter_node.name not in env.filters:
+            known = _did_you_mean(filter_node.name, list(env.filters))
+            issues.append(
+                TemplateIssue(
+                    filter_node.lineno, f"no filter named '{filter_node.name}'; {known}".rstrip("; ")
+                )
+            )
+    for test_node in tree.find_all(nodes.Test):
+        if test_node.name not in env.tests:
+            known = _did_you_mean(test_node.name, list(env.tests))
+            issues.append(
+                TemplateIssue(test_node.lineno, f"no test named '{test_node.name}'; {known}".rstrip("; "))
+            )
 
     undeclared = meta.find_undeclared_variables(tree) - set(env.globals)
     for name_node in tree.find_all(nodes.Name):

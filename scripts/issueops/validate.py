@@ -539,8 +539,13 @@ def _check_workflow(
             at = ("sla", "escalate_to", i)
             f.warn(path, src, at, f"{field_name(at)}: '{login}' is listed in owners.unavailable")
 
-    sla = _effective_sla(wf, config)
-    _check_sla_order(f, path, src, ("sla",), sla["reminder_hours"], sla["due_hours"], sla["escalation_hours"])
+    own = wf.sla
+    if (own.reminder_hours, own.due_hours, own.escalation_hours) != (None, None, None):
+        # Only when this workflow sets a clock itself; inherited defaults are checked in the config.
+        sla = _effective_sla(wf, config)
+        _check_sla_order(
+            f, path, src, ("sla",), sla["reminder_hours"], sla["due_hours"], sla["escalation_hours"]
+        )
 
     seen_paths: dict[str, int] = {}
     for i, deliverable in enumerate(wf.deliverables):
@@ -646,7 +651,8 @@ def validate_all(config_path: Path, schemas_dir: Path) -> ValidationReport:
     _check_across(f, workflows)
     for found in checked.values():
         f.problems.extend(found)
-    f.warnings.extend(_unused_templates(templates_dir, checked))
+    if not workflow_problems:  # a workflow that failed to load may be the one using a template
+        f.warnings.extend(_unused_templates(templates_dir, checked))
     if not workflows and not workflow_problems:
         f.warnings.append(
             Problem(
