@@ -1,0 +1,525 @@
+"""The `commands` stage planner: comment commands and approvals of one item -> a Plan.
+
+Pure: the runner reads the item (comments, label events, PR head), looks up the permissions of
+`logins_to_check(...)` and which command comments already carry the bot's reaction, then calls
+`plan_commands` and applies the plan. Approvals and vetoes are recomputed from the whole history;
+side effects (hold, unhold, retry, assign, unassign, reject, help) are applied once, for command
+comments the bot has not processed yet (recorded in its status comment and by its reactions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from issueops.approval_status import (
+    CLOSED_KEY,
+    StatusView,
+    denied_key,
+    parse_closed_note,
+    render_closed_note,
+    render_denied_reply,
+    render_status,
+)
+from issueops.approvals import (
+    REPLY_REASONS,
+    STATUS_KEY,
+    VOTE_COMMANDS,
+    ApprovalDecision,
+    Authority,
+    ReasonCode,
+    comment_source,
+    decide,
+    find_status_record,
+    latest_label_event,
+    ordered_comments,
+)
+from issueops.commands import ParsedCommand, help_text, parse_commands
+from issueops.config import Config, Risk
+from issueops.model import (
+    Action,
+    AddLabels,
+    Assign,
+    Comment,
+    ItemContext,
+    LabelEvent,
+    Permission,
+    Plan,
+    React,
+    RemoveLabel,
+    Transition,
+    Unassign,
+    UpsertComment,
+    marker,
+)
+from issueops.policy import gates_for
+from issueops.states import TERMINAL, IllegalTransition, State, check_transition, current_state, parse_state
+
+RECEIPT = "eyes"
+GRANTED, DENIED, CONFUSED = "+1", "-1", "confused"
+OUTCOMES: frozenset[str] = frozenset({GRANTED, DENIED, CONFUSED})
+HELP_KEY = "help"
+RETRY_TARGETS: frozenset[State] = frozenset({State.ASSIGNED, State.IN_PROGRESS, State.APPROVED})
+
+
+# --- helpers on history -------------------------------------------------------------------------
+
+
+def _bot_comment(ctx: ItemContext, key: str, bot_login: str) -> Comment | None:
+    """The bot's comment carrying `marker(key)`, found the way the applier finds it."""
+    tag = marker(key)
+    for comment in ctx.comments:
+        if comment.author.login.lower() == bot_login.lower() and tag in comment.body:
+            return comment
+    return None
+
+
+def _differs(ctx: ItemContext, key: str, bot_login: str, body: str) -> bool:
+    existing = _bot_comment(ctx, key, bot_login)
+    return existing is None or existing.body.strip() != body.strip()
+
+
+def failed_from(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State | None:
+    """The state an item was in when `state::failed` was last added, from its label events.
+
+    The applier adds the new state label first and then removes the old one, so the state label
+    removed right after the latest `labeled state::failed` is the answer. Failing that (another
+    writer removed first), the state labels present just before are replayed.
+    """
+    ordered = [e for _, e in sorted(enumerate(events), key=lambda p: (p[1].created_at.timestamp(), p[0]))]
+    index = None
+    for i, event in enumerate(ordered):
+        if event.event == "labeled" and parse_state(event.label) is State.FAILED:
+            index = i
+    if index is None:
+        return None
+    for event in ordered[index + 1 :]:
+        state = parse_state(event.label)
+        if state is None or state is State.FAILED:
+            continue
+        if event.event == "unlabeled":
+            return state
+        break
+    present: list[State] = []
+    for event in ordered[:index]:
+        state = parse_state(event.label)
+        if state is None or state is State.FAILED:
+            continue
+        if event.event == "labeled" and state not in present:
+            present.append(state)
+        elif event.event == "unlabeled" and state in present:
+            present.remove(state)
+    if len(present) == 1:
+        return present[0]
+    for event in reversed(ordered[:index]):
+        state = parse_state(event.label)
+        if event.event == "unlabeled" and state is not None and state is not State.FAILED:
+            return state
+    return None
+
+
+def retry_target(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State:
+    """Where `/retry` sends a failed item: where it failed, or `assigned` (start over) if unknown."""
+    source = failed_from(events)
+    return source if source in RETRY_TARGETS else State.ASSIGNED
+
+
+def _allowed(source: State | None, target: State, cause: str) -> bool:
+    try:
+        check_transition(source, target, cause)
+    except IllegalTransition:
+        return False
+    return source is not None
+
+
+def _command_comments(
+    ctx: ItemContext, authority: Authority
+) -> list[tuple[Comment, tuple[ParsedCommand, ...]]]:
+    found = []
+    for comment in ordered_comments(ctx.comments):
+        if authority.is_pipeline(comment.author):
+            continue
+        commands = parse_commands(comment.body)
+        if commands:
+            found.append((comment, commands))
+    return found
+
+
+def _processed_ids(ctx: ItemContext, bot_login: str) -> frozenset[int]:
+    record = find_status_record(ctx, bot_login)
+    closed = _bot_comment(ctx, CLOSED_KEY, bot_login)
+    done = record.processed if record is not None else frozenset()
+    return done | (parse_closed_note(closed.body) if closed is not None else frozenset())
+
+
+def _is_new(comment: Comment, processed: frozenset[int], reacted: Mapping[int, frozenset[str]]) -> bool:
+    return comment.id not in processed and not (reacted.get(comment.id, frozenset()) & OUTCOMES)
+
+
+def logins_to_check(
+    ctx: ItemContext,
+    bot_login: str,
+    *,
+    config: Config | None = None,
+    reacted: Mapping[int, frozenset[str]] | None = None,
+) -> set[str]:
+    """Whose repository permission (and approver membership) the runner must look up.
+
+    Only people whose answer can change the plan: authors of approve/reject votes (recomputed
+    every run), of privileged commands not yet processed, and the applier of the approval label.
+    Bots, the pipeline, edited comments and (with `config`) an author's own approvals are
+    decided without a lookup.
+    """
+    cfg = config or Config()
+    authority = Authority.build(
+        config=cfg,
+        bot_login=bot_login,
+        item_author=ctx.item.author.login,
+        permissions={},
+        approver_logins=frozenset(),
+    )
+    processed = _processed_ids(ctx, bot_login)
+    seen = reacted or {}
+    logins: dict[str, str] = {}
+    for comment, commands in _command_comments(ctx, authority):
+        new = _is_new(comment, processed, seen)
+        for command in commands:
+            if not command.valid or (command.name not in VOTE_COMMANDS and not new):
+                continue
+            if authority.precheck(comment.author, comment.edited, command.name, command.logins) is not None:
+                continue
+            if authority.needs_permission(comment.author, command.name, command.logins):
+                logins.setdefault(comment.author.login.lower(), comment.author.login)
+    label = cfg.labels.approved
+    if label in ctx.item.labels:
+        event = latest_label_event(ctx.label_events, label)
+        human = event is not None and not authority.is_pipeline(event.actor)
+        if event is not None and human and authority.precheck(event.actor, False, "approve") is None:
+            logins.setdefault(event.actor.login.lower(), event.actor.login)
+    return set(logins.values())
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """What the planner accumulates while walking the new command comments."""
+
+    labels: list[str]
+    assignees: list[str]
+    outcomes: dict[int, list[str]] = field(default_factory=dict)
+    denials: list[tuple[str, str, int, ReasonCode, str]] = field(default_factory=list)
+    applied: list[tuple[str, str, int]] = field(default_factory=list)  # (command, login, comment id)
+    help: bool = False
+    retry: list[tuple[Comment, ParsedCommand]] = field(default_factory=list)
+
+
+def _apply_side_effects(
+    work: _Work, comment: Comment, commands: tuple[ParsedCommand, ...], authority: Authority, hold_label: str
+) -> None:
+    outcomes = work.outcomes.setdefault(comment.id, [])
+    for command in commands:
+        if not command.valid:
+            outcomes.append(CONFUSED)
+            continue
+        if command.name in VOTE_COMMANDS:
+            continue  # judged by the approval engine
+        reason = authority.check(comment.author, comment.edited, command.name, command.logins)
+        if reason is not None:
+            source = f"{comment_source(comment.id)}:{command.name}"
+            work.denials.append((comment.author.login, source, comment.id, reason, command.name))
+            outcomes.append(DENIED)
+            continue
+        if command.name == "hold" and hold_label not in work.labels:
+            work.labels.append(hold_label)
+        elif command.name == "unhold" and hold_label in work.labels:
+            work.labels.remove(hold_label)
+        elif command.name == "assign":
+            lowered = [x.lower() for x in work.assignees]
+            work.assignees += [x for x in command.logins if x.lower() not in lowered]
+        elif command.name == "unassign":
+            gone = {x.lower() for x in command.logins}
+            work.assignees = [x for x in work.assignees if x.lower() not in gone]
+        elif command.name == "help":
+            work.help = True
+        elif command.name == "retry":
+            work.retry.append((comment, command))
+            continue  # outcome known once the state is
+        outcomes.append(GRANTED)
+        work.applied.append((command.name, comment.author.login, comment.id))
+
+
+def _hold_info(ctx: ItemContext, authority: Authority, hold_label: str) -> tuple[str | None, str]:
+    """Who put the hold and why: the latest human `/hold`, else the latest human label event."""
+    for comment in reversed(ordered_comments(ctx.comments)):
+        if authority.is_pipeline(comment.author) or comment.author.is_bot:
+            continue
+        holds = [c for c in parse_commands(comment.body) if c.name == "hold" and c.valid]
+        if holds:
+            return comment.author.login, holds[-1].argument
+    event = latest_label_event(ctx.label_events, hold_label)
+    if event is not None and not authority.is_pipeline(event.actor):
+        return event.actor.login, ""
+    return None, ""
+
+
+def _transitions(
+    ctx: ItemContext,
+    decision: ApprovalDecision,
+    work: _Work,
+    new_ids: set[int],
+    state: State | None,
+    gate_required: bool,
+) -> tuple[list[Transition], State | None]:
+    number = ctx.item.number
+    moves: list[Transition] = []
+
+    def move(target: State, cause: str) -> bool:
+        nonlocal state
+        if state is None or state is target or not _allowed(state, target, cause):
+            return False
+        moves.append(Transition(number, state.value, target.value, cause))
+        state = target
+        return True
+
+    rejects = [
+        v
+        for v in decision.votes
+        if v.kind == "reject"
+        and v.comment_id in new_ids
+        and v.denial is None
+        and decision.effective.get(v.login.lower()) == v
+    ]
+    if rejects and state not in TERMINAL:
+        move(State.REJECTED, "command:reject")
+    for comment, _command in work.retry:
+        moved = state is State.FAILED and move(retry_target(ctx.label_events), "command:retry")
+        work.outcomes.setdefault(comment.id, []).append(GRANTED if moved else CONFUSED)
+        if moved:
+            work.applied.append(("retry", comment.author.login, comment.id))
+    if not decision.held:
+        if state is State.AWAITING_APPROVAL and decision.approved:
+            move(State.APPROVED, "command:approve")
+        elif state is State.APPROVED and gate_required and not decision.approved:
+            move(State.AWAITING_APPROVAL, "commands")
+    return moves, state
+
+
+def _events(
+    decision: ApprovalDecision, work: _Work, old_denied: frozenset[tuple[str, str, str]], risk: str, gate: str
+) -> list[dict[str, object]]:
+    events: list[dict[str, object]] = []
+    for grant in decision.grants:
+        if grant.new:
+            events.append(
+                {
+                    "event": "approval.granted",
+                    "login": grant.login,
+                    "risk": risk,
+                    "gate": gate,
+                    "via": "label" if grant.via_label else "comment",
+                    "comment": grant.comment_id,
+                    "fingerprint": decision.fingerprint,
+                }
+            )
+    lapsed_sources = {(lapse.login.lower(), lapse.source) for lapse in decision.lapsed if lapse.new}
+    for lapse in decision.lapsed:
+        if lapse.new:
+            events.append(
+                {
+                    "event": "approval.lapsed",
+                    "login": lapse.login,
+                    "reason": lapse.reason,
+                    "comment": lapse.comment_id,
+                }
+            )
+    seen: set[tuple[str, str, str]] = set()
+    denials = [
+        (d.login, d.source, d.comment_id, d.reason, d.command) for d in decision.denials
+    ] + work.denials
+    for login, source, comment_id, reason, command in denials:
+        key = (login, source, reason)
+        if key in old_denied or key in seen or (login.lower(), source) in lapsed_sources:
+            continue
+        seen.add(key)
+        events.append(
+            {
+                "event": "approval.denied",
+                "login": login,
+                "reason": reason,
+                "command": command,
+                "comment": comment_id,
+            }
+        )
+    for command, login, comment_id in work.applied:
+        events.append({"event": "command.applied", "command": command, "login": login, "comment": comment_id})
+    return events
+
+
+def plan_commands(
+    ctx: ItemContext,
+    *,
+    config: Config,
+    risk: Risk,
+    bot_login: str,
+    permissions: Mapping[str, Permission],
+    approver_logins: frozenset[str],
+    now: datetime,
+    head_sha: str | None,
+    reacted: Mapping[int, frozenset[str]] | None = None,
+) -> Plan:
+    """Everything the commands stage wants done on one item, for the applier.
+
+    `reacted` maps comment id -> reactions the bot already left on it (so replays add none).
+    `now` is accepted for the runner's uniform call; nothing here depends on the clock.
+    """
+    del now  # the plan is a function of history only, so replays compare equal
+    item = ctx.item
+    plan = Plan(item=item.number)
+    authority = Authority.build(
+        config=config,
+        bot_login=bot_login,
+        item_author=item.author.login,
+        permissions=permissions,
+        approver_logins=approver_logins,
+    )
+    seen = reacted or {}
+    processed = _processed_ids(ctx, bot_login)
+    comments = _command_comments(ctx, authority)
+    new = [(c, cmds) for c, cmds in comments if _is_new(c, processed, seen)]
+
+    if item.state == "closed":
+        return _plan_closed(ctx, plan, new, bot_login)
+
+    hold_label = config.labels.hold
+    work = _Work(labels=list(item.labels), assignees=list(item.assignees))
+    for comment, commands in new:
+        _apply_side_effects(work, comment, commands, authority, hold_label)
+    held = hold_label in work.labels
+
+    record = find_status_record(ctx, bot_login)
+    decision = decide(ctx, authority=authority, risk=risk, head_sha=head_sha, record=record, held=held)
+    new_ids = {c.id for c, _ in new}
+    for vote in decision.votes:
+        if vote.comment_id in new_ids:
+            work.outcomes.setdefault(vote.comment_id, []).append(DENIED if vote.denial else GRANTED)
+            if vote.denial is None:
+                work.applied.append((vote.kind, vote.login, vote.comment_id))
+
+    has_pr = ctx.pull_request is not None or bool(head_sha)
+    gate = "before_publishing" if has_pr else "before_processing"
+    gate_required = getattr(gates_for(config.policy.profile, risk), gate)
+    state = current_state(item.labels)
+    moves, final_state = _transitions(ctx, decision, work, new_ids, state, gate_required)
+
+    actions: list[Action] = []
+    for comment, _ in new:
+        if not comment.author.is_bot and RECEIPT not in seen.get(comment.id, frozenset()):
+            actions.append(React(item.number, RECEIPT, comment.id))
+    added = [x for x in work.labels if x not in item.labels]
+    removed = [x for x in item.labels if x not in work.labels]
+    if added:
+        actions.append(AddLabels(item.number, tuple(added)))
+    actions += [RemoveLabel(item.number, x) for x in removed]
+    if decision.label is not None and not decision.label.keep:
+        actions.append(RemoveLabel(item.number, config.labels.approved))
+        who = f"@{decision.label.applier}" if decision.label.applier else "an unknown account"
+        plan.reasons.append(f"removed {config.labels.approved} applied by {who}: {decision.label.reason}")
+    before = {x.lower() for x in item.assignees}
+    after = {x.lower() for x in work.assignees}
+    to_assign = tuple(x for x in work.assignees if x.lower() not in before)
+    to_unassign = tuple(x for x in item.assignees if x.lower() not in after)
+    if to_assign:
+        actions.append(Assign(item.number, to_assign))
+    if to_unassign:
+        actions.append(Unassign(item.number, to_unassign))
+    actions += moves
+    for comment, _ in new:
+        outcomes = work.outcomes.get(comment.id, [])
+        if comment.author.is_bot or not outcomes or seen.get(comment.id, frozenset()) & OUTCOMES:
+            continue
+        outcome = DENIED if DENIED in outcomes else CONFUSED if CONFUSED in outcomes else GRANTED
+        actions.append(React(item.number, outcome, comment.id))
+    if work.help and _differs(ctx, HELP_KEY, bot_login, marker(HELP_KEY) + "\n" + help_text()):
+        actions.append(UpsertComment(item.number, HELP_KEY, marker(HELP_KEY) + "\n" + help_text()))
+    old_denied = record.denied if record is not None else frozenset()
+    actions += _denied_replies(ctx, decision, work, old_denied, bot_login)
+
+    new_record = replace(
+        decision.record,
+        denied=decision.record.denied | {(login, src, reason) for login, src, _, reason, _ in work.denials},
+        processed=decision.record.processed | new_ids,
+    )
+    status_needed = (
+        _bot_comment(ctx, STATUS_KEY, bot_login) is not None
+        or final_state is State.AWAITING_APPROVAL
+        or bool(decision.votes or decision.lapsed or decision.denials or work.denials)
+        or held
+        or any(name != "help" for name, _, _ in work.applied)
+    )
+    if status_needed:
+        hold_by, hold_reason = _hold_info(ctx, authority, hold_label) if held else (None, "")
+        view = StatusView(
+            state=final_state.value if final_state else None,
+            risk=risk,
+            profile=config.policy.profile,
+            gate=gate,
+            gate_required=gate_required,
+            head_sha=head_sha,
+            hold_by=hold_by,
+            hold_reason=hold_reason,
+        )
+        body = render_status(decision, new_record, view)
+        if _differs(ctx, STATUS_KEY, bot_login, body):
+            actions.append(UpsertComment(item.number, STATUS_KEY, body))
+    plan.actions = actions
+    plan.events = _events(decision, work, old_denied, risk, gate)
+    plan.reasons += [f"{m.from_state} -> {m.to_state} ({m.cause})" for m in moves]
+    return plan
+
+
+def _denied_replies(
+    ctx: ItemContext,
+    decision: ApprovalDecision,
+    work: _Work,
+    old_denied: frozenset[tuple[str, str, str]],
+    bot_login: str,
+) -> list[Action]:
+    """One reply per person with a new reply-worthy denial; edited in place, never repeated."""
+    current = [(d.login, d.source, d.reason) for d in decision.denials]
+    current += [(login, src, reason) for login, src, _, reason, _ in work.denials]
+    everything = set(old_denied) | set(current)
+    fresh = {
+        login.lower()
+        for login, src, reason in current
+        if reason in REPLY_REASONS and (login, src, reason) not in old_denied
+    }
+    actions: list[Action] = []
+    for lower in sorted(fresh):
+        login = next(x for x, _, _ in current if x.lower() == lower)
+        reasons = [reason for x, _, reason in everything if x.lower() == lower]
+        body = render_denied_reply(login, reasons)
+        if _differs(ctx, denied_key(login), bot_login, body):
+            actions.append(UpsertComment(ctx.item.number, denied_key(login), body))
+    return actions
+
+
+def _plan_closed(
+    ctx: ItemContext,
+    plan: Plan,
+    new: list[tuple[Comment, tuple[ParsedCommand, ...]]],
+    bot_login: str,
+) -> Plan:
+    """A closed item gets nothing but one polite note naming no one."""
+    human = [c.id for c, _ in new if not c.author.is_bot]
+    if not human:
+        return plan
+    closed = _bot_comment(ctx, CLOSED_KEY, bot_login)
+    answered = parse_closed_note(closed.body) if closed is not None else frozenset()
+    body = render_closed_note([*answered, *human])
+    if _differs(ctx, CLOSED_KEY, bot_login, body):
+        plan.actions.append(UpsertComment(ctx.item.number, CLOSED_KEY, body))
+        plan.reasons.append("commands on a closed item: not applied")
+    return plan
