@@ -17,7 +17,7 @@ from issueops.sandbox.http import Ctx, Reply
 Handler = Callable[[Ctx], Reply]
 Need = Literal["read", "triage", "write", "maintain", "admin"]
 
-_GREEDY = {"ref", "path"}  # may contain slashes
+_GREEDY = {"ref", "path", "branch"}  # may contain slashes
 _NUMERIC = {"issue_number", "pull_number", "comment_id"}
 
 
