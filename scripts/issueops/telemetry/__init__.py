@@ -1,0 +1,1 @@
+"""JSONL telemetry: the event catalogue, the durable sink, readers, verification and the report."""
