@@ -1,0 +1,169 @@
+"""The report's figures as plain data: what every format renders, and the JSON document itself.
+
+Durations are seconds; timestamps are RFC 3339 strings; nothing here needs the telemetry again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from issueops.telemetry.kpi import Stat
+
+AUDIT_COLUMNS: tuple[str, ...] = (
+    "ts",
+    "run_id",
+    "item",
+    "event",
+    "from",
+    "to",
+    "login",
+    "reason",
+    "workflow",
+    "repo",
+)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of the CSV audit export: a transition or an approval event."""
+
+    ts: str
+    run_id: str
+    item: int
+    event: str
+    source: str
+    target: str
+    login: str
+    reason: str
+    workflow: str
+    repo: str
+
+    def cells(self) -> list[str]:
+        return [
+            self.ts,
+            self.run_id,
+            str(self.item),
+            self.event,
+            self.source,
+            self.target,
+            self.login,
+            self.reason,
+            self.workflow,
+            self.repo,
+        ]
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """Failures of one class and code: how many events, how many distinct items, the last hint."""
+
+    failure_class: str
+    failure_code: str
+    count: int
+    items: int
+    hint: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One command run, from its `run.completed` line."""
+
+    ts: str
+    run_id: str
+    command: str
+    requests_made: int
+    requests_counted: int
+    items_changed: int
+    items_deferred: int
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """Approval latency: entering awaiting-approval -> leaving it to approved (the gate passed),
+    and -> the first `approval.granted` of that wait."""
+
+    latency: Stat = field(default_factory=Stat)
+    first_approval: Stat = field(default_factory=Stat)
+    pending: int = 0
+    oldest_pending_seconds: float | None = None
+    granted: int = 0
+    denied: dict[str, int] = field(default_factory=dict)
+    lapsed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlowThrough:
+    """Items that reached done, and how many got there with no person stepping in."""
+
+    done: int = 0
+    hands_off: int = 0
+    intervened: int = 0
+    rate: float | None = None
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """API requests from `run.completed` lines, and the governor's waits."""
+
+    runs: int = 0
+    requests_made: int = 0
+    requests_counted: int = 0
+    per_run: Stat = field(default_factory=Stat)
+    items_changed: int = 0
+    per_item_changed: float | None = None
+    waits: int = 0
+    wait_seconds: float = 0.0
+    runs_by_command: dict[str, int] = field(default_factory=dict)
+    failed_runs: int = 0
+
+
+@dataclass(frozen=True)
+class BudgetStops:
+    """Runs that stopped early to respect the API budget, and the items they deferred."""
+
+    stops: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    items_deferred: int = 0
+
+
+@dataclass
+class Report:
+    """Every KPI of one window; `audit` feeds the CSV export and is left out of the JSON."""
+
+    directory: str
+    since: str | None = None
+    until: str | None = None
+    workflow: str | None = None
+    as_of: str | None = None
+    events_read: int = 0
+    events_in_window: int = 0
+    items: int = 0
+    states_now: dict[str, int] = field(default_factory=dict)
+    throughput: dict[str, int] = field(default_factory=dict)
+    lead_time: Stat = field(default_factory=Stat)
+    lead_time_unknown: int = 0
+    time_in_state: dict[str, Stat] = field(default_factory=dict)
+    approvals: Approvals = field(default_factory=Approvals)
+    flow_through: FlowThrough = field(default_factory=FlowThrough)
+    failures: list[FailureRow] = field(default_factory=list)
+    api: ApiUsage = field(default_factory=ApiUsage)
+    budget: BudgetStops = field(default_factory=BudgetStops)
+    runs: list[RunRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)
+
+    @property
+    def run_level_note(self) -> str | None:
+        """Run-level figures cannot be split by workflow; say so when a workflow filter is on."""
+        if self.workflow is None:
+            return None
+        return f"API usage, budget stops and runs cover all workflows, not only {self.workflow}."
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("audit")
+        data["audit_rows"] = len(self.audit)
+        data["schema"] = "issueops.report/1"
+        return data
