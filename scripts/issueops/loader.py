@@ -422,6 +422,15 @@ def _describe(
             )
         if value is None:
             fix = "give it a value or remove the key to use the default"
+        model = _model_class(located.annotation)
+        if expected == "a mapping" and isinstance(value, list) and model is not None:
+            lists = [
+                n
+                for n, info in model.model_fields.items()
+                if info.is_required() and typing.get_origin(info.annotation) is list
+            ]
+            if len(lists) == 1:
+                fix = f"put the list under a `{lists[0]}:` key inside {name}"
         return span, f"{name}: expected {expected}, got {_got(value)}; {fix}"
 
     if kind in _BOUNDS:

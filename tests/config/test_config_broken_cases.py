@@ -293,6 +293,13 @@ CASES = [
         ("owners.pool", "at least 1"),
     ),
     Case(
+        "workflow owners written as a bare list",
+        {ALPHA: alpha_with("owners:\n  pool: [alice, bob]\n", "owners: [alice, bob]\n")},
+        ALPHA,
+        7,
+        ("owners", "under a `pool:` key"),
+    ),
+    Case(
         "workflow unknown owner strategy",
         {ALPHA: alpha_with("  pool: [alice, bob]\n", "  pool: [alice, bob]\n  strategy: random\n")},
         ALPHA,
