@@ -1,0 +1,640 @@
+"""The PyGithub adapter: every GitHubPort operation, through one governor, in the project's models.
+
+PyGithub supplies authentication (token or GitHub App installation), the base URL handling
+(github.com, Enterprise `/api/v3`, the sandbox), JSON encoding and its error types. We call its
+Requester directly and page ourselves (`per_page=100`, following `Link`), so each port method
+costs an exact, documented number of requests: PyGithub's object layer re-fetches a listed
+object whenever an attribute is missing, which would add hidden requests. See docs/github-layer.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+
+from github import Auth, Github, GithubException, GithubIntegration
+from issueops.errors import BudgetExhausted, GitHubError
+from issueops.github import convert
+from issueops.github.classify import HINTS, UncertainWrite, code_for_status
+from issueops.github.governor import Governor
+from issueops.github.port import LabelSpec
+from issueops.github.transport import USER_AGENT, governing, install
+from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+
+T = TypeVar("T")
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+_MARKERS = re.compile(r"<!--\s*issueops:[^>]*?-->")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class AppAuth:
+    """GitHub App credentials: the app, its private key (PEM), and the installation to act as."""
+
+    app_id: int | str
+    private_key: str = field(repr=False)
+    installation_id: int
+
+
+def blob_sha(content: str) -> str:
+    """Git's object id of a file with this content: equal ids mean an identical file."""
+    data = content.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _normalized(body: str) -> str:
+    return body.replace("\r\n", "\n").strip()
+
+
+class PyGithubAdapter:
+    """Implements `issueops.github.port.GitHubPort`."""
+
+    def __init__(
+        self,
+        repo: str,
+        *,
+        api_url: str,
+        token: str | None = None,
+        app_auth: AppAuth | None = None,
+        governor: Governor,
+        dry_run: bool = False,
+        timeout: int = 15,
+    ) -> None:
+        if not _REPO.match(repo):
+            raise ValueError(f"--repo {repo!r}: expected OWNER/NAME, e.g. acme/ops")
+        if token and app_auth:
+            raise ValueError("give a token or GitHub App credentials, not both")
+        install()
+        self.repo = repo
+        self.owner, self.name = repo.split("/")
+        self.governor = governor
+        self.dry_run = dry_run
+        self.simulated: list[tuple[str, dict[str, object]]] = []  # dry-run writes, in order
+        governor.add_secret(token)
+        if dry_run:
+            governor.forbid_writes()
+        self._api_url = api_url.rstrip("/")
+        self._app_auth = app_auth
+        auth: Auth.Auth | None = None
+        if token:
+            auth = Auth.Token(token)
+        elif app_auth is not None:
+            governor.add_secret(app_auth.private_key)
+            auth = Auth.AppInstallationAuth(self._pygithub_app_auth(), int(app_auth.installation_id))
+        self._github = Github(
+            auth=auth,
+            base_url=self._api_url,
+            per_page=100,
+            timeout=timeout,
+            user_agent=USER_AGENT,
+            retry=None,  # one retry policy: the governor's
+            seconds_between_requests=None,  # one pacing policy: the governor's
+            seconds_between_writes=None,
+        )
+        self._rq = self._github.requester
+        self._base = f"/repos/{quote(self.owner)}/{quote(self.name)}"
+        self._me: Actor | None = None
+        self._default_branch: str | None = None
+
+    def _pygithub_app_auth(self) -> Auth.AppAuth:
+        assert self._app_auth is not None
+        return Auth.AppAuth(self._app_auth.app_id, self._app_auth.private_key)
+
+    def close(self) -> None:
+        """Persist the conditional-request cache and release connections."""
+        self.governor.save_cache()
+        self._github.close()
+
+    def __enter__(self) -> PyGithubAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _calling(self, target: str) -> Iterator[None]:
+        """Every port call: route through the governor and classify whatever goes wrong."""
+        with governing(self.governor):
+            try:
+                yield
+            except (GitHubError, BudgetExhausted):
+                raise
+            except GithubException as exc:
+                raise self._error(exc, target) from None
+            except convert.ContractError as exc:
+                raise GitHubError(
+                    "invalid_contract", f"{target}: {exc}", hint=HINTS["invalid_contract"]
+                ) from None
+            except requests.RequestException as exc:
+                raise GitHubError(
+                    "upstream_unavailable",
+                    f"{target}: {type(exc).__name__}",
+                    hint=HINTS["upstream_unavailable"],
+                ) from None
+
+    def _error(self, exc: GithubException, target: str) -> GitHubError:
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = str(data.get("message") or "")
+        details = [
+            str(e.get("message") or e.get("code") or "") if isinstance(e, dict) else str(e)
+            for e in data.get("errors") or ()
+        ]
+        text = f"{target}: GitHub answered {exc.status}" + (f" {message}" if message else "")
+        if any(details):
+            text += " (" + "; ".join(d for d in details if d) + ")"
+        code = code_for_status(exc.status)
+        return GitHubError(code, self.governor._redact(text), status=exc.status, hint=HINTS[code])
+
+    def _request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        _, data = self._rq.requestJsonAndCheck(method, path, parameters=params, input=body)
+        return data
+
+    def _status(self, method: str, path: str, *, body: Any = None) -> tuple[int, Any]:
+        """Like `_request`, but hands back a 4xx instead of raising (for 404-means-no answers)."""
+        try:
+            _, data = self._rq.requestJsonAndCheck(method, path, input=body)
+        except GithubException as exc:
+            if 400 <= exc.status < 500:
+                return exc.status, exc.data
+            raise
+        return 200, data
+
+    def _pages(
+        self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None
+    ) -> list[Any]:
+        """All pages of a listing, 100 a page, following `Link: rel="next"` exactly as given."""
+        url: str | None = path
+        query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
+        found: list[Any] = []
+        while url is not None:
+            headers, data = self._rq.requestJsonAndCheck("GET", url, parameters=query)
+            items = data.get("items") if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise convert.ContractError(f"{path}: expected a list, got {type(items).__name__}")
+            found.extend(items)
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+            match = _NEXT.search(str(headers.get("link") or ""))
+            url, query = (match.group(1), None) if match else (None, None)
+        return found
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.governor.clock.now(), UTC)
+
+    def _simulate(self, operation: str, **details: object) -> None:
+        self.simulated.append((operation, details))
+
+    def _issue(self, number: int) -> str:
+        return f"{self.repo}#{number}"
+
+    # --- identity and reads -----------------------------------------------------------------
+
+    def whoami(self) -> Actor:
+        if self._me is None:
+            with self._calling("the authenticated identity"):
+                if self._app_auth is not None:
+                    app = GithubIntegration(
+                        auth=self._pygithub_app_auth(),
+                        base_url=self._api_url,
+                        user_agent=USER_AGENT,
+                        retry=None,
+                    ).get_app()
+                    self._me = Actor(f"{app.slug}[bot]", "Bot")
+                else:
+                    self._me = convert.actor(self._request("GET", "/user"))
+        return self._me
+
+    def list_items(
+        self, *, labels: Sequence[str] = (), state: str = "open", since: datetime | None = None
+    ) -> list[WorkItem]:
+        # Oldest first: a new issue then changes only the last page, so the others stay 304.
+        params: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc"}
+        if labels:
+            params["labels"] = ",".join(labels)
+        if since is not None:
+            params["since"] = convert.iso(since)
+        with self._calling(self.repo):
+            raw = self._pages(f"{self._base}/issues", params)
+            return [convert.work_item(d) for d in raw if not convert.is_pull_request(d)]
+
+    def get_item(self, number: int) -> WorkItem:
+        with self._calling(self._issue(number)):
+            data = self._request("GET", f"{self._base}/issues/{number}")
+            if convert.is_pull_request(data):
+                raise GitHubError(
+                    "not_found",
+                    f"{self._issue(number)} is a pull request, not an issue",
+                    status=404,
+                    hint="work items are issues; check the number",
+                )
+            return convert.work_item(data)
+
+    def list_comments(self, *, since: datetime | None = None) -> list[Comment]:
+        params: dict[str, Any] = {"sort": "created", "direction": "asc"}
+        if since is not None:
+            params["since"] = convert.iso(since)
+        with self._calling(self.repo):
+            return [convert.comment(d) for d in self._pages(f"{self._base}/issues/comments", params)]
+
+    def list_item_comments(self, number: int) -> list[Comment]:
+        with self._calling(self._issue(number)):
+            raw = self._pages(f"{self._base}/issues/{number}/comments")
+            return [convert.comment(d, number) for d in raw]
+
+    def list_label_events(self, number: int) -> list[LabelEvent]:
+        with self._calling(self._issue(number)):
+            events = (convert.label_event(d) for d in self._pages(f"{self._base}/issues/{number}/events"))
+            return [e for e in events if e is not None]
+
+    def get_permission(self, login: str) -> Permission:
+        target = f"{self.repo} collaborator {login}"
+        with self._calling(target):
+            status, data = self._status("GET", f"{self._base}/collaborators/{quote(login)}/permission")
+            if status == 404:
+                return "none"  # not a collaborator
+            if status != 200:
+                raise self._error(GithubException(status, data, None), target)
+            return convert.permission(data)
+
+    def is_team_member(self, team_slug: str, login: str) -> bool:
+        org, _, slug = team_slug.lstrip("@").rpartition("/")
+        org = org or self.owner
+        target = f"team {org}/{slug} member {login}"
+        with self._calling(target):
+            status, data = self._status(
+                "GET", f"/orgs/{quote(org)}/teams/{quote(slug)}/memberships/{quote(login)}"
+            )
+            if status == 404:
+                return False
+            if status != 200:
+                raise self._error(GithubException(status, data, None), target)
+            return isinstance(data, dict) and data.get("state") == "active"
+
+    def find_pull_request(self, head_branch: str) -> PullRequest | None:
+        with self._calling(f"{self.repo} branch {head_branch}"):
+            return self._find_pull_request(head_branch)
+
+    def _find_pull_request(self, head_branch: str) -> PullRequest | None:
+        raw = self._pages(f"{self._base}/pulls", {"head": f"{self.owner}:{head_branch}", "state": "all"})
+        pulls = [convert.pull_request(d) for d in raw]
+        pulls = [p for p in pulls if p.head_branch == head_branch]
+        if not pulls:
+            return None
+        return max(pulls, key=lambda p: (p.state == "open", p.number))
+
+    def list_pull_requests(self, *, state: str = "all") -> list[PullRequest]:
+        with self._calling(self.repo):
+            raw = self._pages(f"{self._base}/pulls", {"state": state, "sort": "created", "direction": "asc"})
+            return [convert.pull_request(d) for d in raw]
+
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            with self._calling(self.repo):
+                data = self._request("GET", self._base)
+                branch = data.get("default_branch") if isinstance(data, dict) else None
+                if not isinstance(branch, str):
+                    raise convert.ContractError("repository without default_branch")
+                self._default_branch = branch
+        return self._default_branch
+
+    def search_issues(self, query: str, limit: int) -> list[SearchHit]:
+        if limit <= 0:
+            return []
+        with self._calling("issue search"):
+            raw = self._pages("/search/issues", {"q": query}, limit=limit)
+            return [convert.search_hit(d) for d in raw]
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        if not labels:
+            return
+        if self.dry_run:
+            return self._simulate("add_labels", item=number, labels=list(labels))
+        with self._calling(self._issue(number)):
+            self._request("POST", f"{self._base}/issues/{number}/labels", body={"labels": list(labels)})
+
+    def remove_label(self, number: int, label: str) -> None:
+        if self.dry_run:
+            return self._simulate("remove_label", item=number, label=label)
+        target = self._issue(number)
+        with self._calling(target):
+            status, data = self._status(
+                "DELETE", f"{self._base}/issues/{number}/labels/{quote(label, safe='')}"
+            )
+            message = str(data.get("message") or "") if isinstance(data, dict) else ""
+            if status == 404 and "label" in message.lower():
+                return  # it was not there: the goal is reached
+            if status != 200:
+                raise self._error(GithubException(status, data, None), target)
+
+    def create_comment(self, number: int, body: str) -> Comment:
+        if self.dry_run:
+            self._simulate("create_comment", item=number, chars=len(body))
+            now = self._now()
+            return Comment(0, number, self.whoami(), body, now, now)
+        with self._calling(self._issue(number)):
+            return self._exactly_once(
+                self._issue(number),
+                send=lambda: convert.comment(
+                    self._request("POST", f"{self._base}/issues/{number}/comments", body={"body": body}),
+                    number,
+                ),
+                find=lambda: self._find_own_comment(number, body),
+            )
+
+    def _find_own_comment(self, number: int, body: str) -> Comment | None:
+        """After an uncertain POST: is our comment there? Newest first, our own account only."""
+        me = self.whoami().login
+        wanted = _normalized(body)
+        for data in reversed(self._pages(f"{self._base}/issues/{number}/comments")):
+            found = convert.comment(data, number)
+            if found.author.login == me and _normalized(found.body) == wanted:
+                return found
+        return None
+
+    def _exactly_once(self, target: str, *, send: Callable[[], T], find: Callable[[], T | None]) -> T:
+        """Send a non-idempotent write; after an uncertain failure, look before sending again."""
+        retries = self.governor.settings.max_retries
+        last: UncertainWrite | None = None
+        for attempt in range(retries + 1):
+            try:
+                return send()
+            except UncertainWrite as exc:
+                last = exc
+                found = find()
+                if found is not None:
+                    return found
+                if attempt < retries:
+                    self.governor.retry_wait(attempt, reason=exc.code, target=target)
+        assert last is not None
+        raise GitHubError(
+            last.code,
+            f"{last} — checked each time that it had not landed; gave up after {retries + 1} tries",
+            status=last.status,
+            hint=last.hint,
+        )
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        if self.dry_run:
+            return self._simulate("edit_comment", comment=comment_id, chars=len(body))
+        with self._calling(f"{self.repo} comment {comment_id}"):
+            self._request("PATCH", f"{self._base}/issues/comments/{comment_id}", body={"body": body})
+
+    def add_reaction(self, number: int, content: str, comment_id: int | None = None) -> None:
+        if self.dry_run:
+            return self._simulate("add_reaction", item=number, comment=comment_id, content=content)
+        path = (
+            f"{self._base}/issues/comments/{comment_id}/reactions"
+            if comment_id is not None
+            else f"{self._base}/issues/{number}/reactions"
+        )
+        with self._calling(self._issue(number)):
+            self._request("POST", path, body={"content": content})
+
+    def add_assignees(self, number: int, logins: Sequence[str]) -> None:
+        if not logins:
+            return
+        if self.dry_run:
+            return self._simulate("add_assignees", item=number, logins=list(logins))
+        with self._calling(self._issue(number)):
+            self._request("POST", f"{self._base}/issues/{number}/assignees", body={"assignees": list(logins)})
+
+    def remove_assignees(self, number: int, logins: Sequence[str]) -> None:
+        if not logins:
+            return
+        if self.dry_run:
+            return self._simulate("remove_assignees", item=number, logins=list(logins))
+        with self._calling(self._issue(number)):
+            self._request(
+                "DELETE", f"{self._base}/issues/{number}/assignees", body={"assignees": list(logins)}
+            )
+
+    def create_item(self, title: str, body: str, labels: Sequence[str]) -> WorkItem:
+        if self.dry_run:
+            self._simulate("create_item", title=title, labels=list(labels))
+            now = self._now()
+            return WorkItem(0, title, body, self.whoami(), tuple(labels), created_at=now, updated_at=now)
+        payload = {"title": title, "body": body, "labels": list(labels)}
+        with self._calling(self.repo):
+            return self._exactly_once(
+                self.repo,
+                send=lambda: convert.work_item(self._request("POST", f"{self._base}/issues", body=payload)),
+                find=lambda: self._find_own_item(title, body),
+            )
+
+    def _find_own_item(self, title: str, body: str) -> WorkItem | None:
+        """After an uncertain create: the newest issues, matched by the body's markers (or text)."""
+        me = self.whoami().login
+        markers = _MARKERS.findall(body)
+        recent = self._request(
+            "GET",
+            f"{self._base}/issues",
+            params={"state": "all", "sort": "created", "direction": "desc", "per_page": 100},
+        )
+        for data in recent or ():
+            if convert.is_pull_request(data):
+                continue
+            item = convert.work_item(data)
+            if item.author.login != me:
+                continue
+            if markers and all(m in item.body for m in markers):
+                return item
+            if not markers and item.title == title and _normalized(item.body) == _normalized(body):
+                return item
+        return None
+
+    def update_item(
+        self,
+        number: int,
+        *,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+    ) -> None:
+        payload = {
+            k: v
+            for k, v in {"body": body, "state": state, "state_reason": state_reason}.items()
+            if v is not None
+        }
+        if not payload:
+            return
+        if self.dry_run:
+            return self._simulate("update_item", item=number, fields=sorted(payload))
+        with self._calling(self._issue(number)):
+            self._request("PATCH", f"{self._base}/issues/{number}", body=payload)
+
+    def commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
+        with self._calling(f"{self.repo} branch {branch}"):
+            return self._commit_files(branch, base, files, message)
+
+    def _ref_sha(self, branch: str) -> str | None:
+        status, data = self._status("GET", f"{self._base}/git/ref/heads/{quote(branch, safe='/')}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise GithubException(status, data, None)
+        return str(convert._field(convert._field(data, "object", dict), "sha", str))
+
+    def _commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
+        head = self._ref_sha(branch)
+        start = head if head is not None else self._ref_sha(base)
+        if start is None:
+            raise GitHubError(
+                "not_found",
+                f"{self.repo} branch {base}: the base branch does not exist",
+                status=404,
+                hint="check default_branch in the config or the workflow's base",
+            )
+        tree_sha = str(
+            convert._field(
+                convert._field(self._request("GET", f"{self._base}/git/commits/{start}"), "tree", dict),
+                "sha",
+                str,
+            )
+        )
+        listing = self._request("GET", f"{self._base}/git/trees/{tree_sha}", params={"recursive": 1})
+        existing = {
+            str(e["path"]): (str(e.get("sha")), str(e.get("mode") or "100644"))
+            for e in (listing or {}).get("tree", ())
+            if isinstance(e, dict) and e.get("type") == "blob"
+        }
+        changed = {
+            path.lstrip("/"): content
+            for path, content in sorted(files.items())
+            if existing.get(path.lstrip("/"), ("", ""))[0] != blob_sha(content)
+        }
+        if not changed:
+            if head is None:
+                self._create_branch(branch, start)
+            return start
+        if self.dry_run:
+            self._simulate("commit_files", branch=branch, files=sorted(changed))
+            return hashlib.sha1(
+                f"{start}:{sorted(changed.items())}".encode(), usedforsecurity=False
+            ).hexdigest()
+        entries = [
+            {"path": path, "mode": existing.get(path, ("", "100644"))[1], "type": "blob", "content": content}
+            for path, content in changed.items()
+        ]
+        new_tree = self._request(
+            "POST", f"{self._base}/git/trees", body={"base_tree": tree_sha, "tree": entries}
+        )
+        new_tree_sha = str(convert._field(new_tree, "sha", str))
+        if new_tree_sha == tree_sha:  # identical after all: no empty commit
+            if head is None:
+                self._create_branch(branch, start)
+            return start
+        commit = self._request(
+            "POST",
+            f"{self._base}/git/commits",
+            body={"message": message, "tree": new_tree_sha, "parents": [start]},
+        )
+        sha = str(convert._field(commit, "sha", str))
+        if head is None:
+            self._create_branch(branch, sha)
+        else:
+            self._request(
+                "PATCH",
+                f"{self._base}/git/refs/heads/{quote(branch, safe='/')}",
+                body={"sha": sha, "force": False},
+            )
+        return sha
+
+    def _create_branch(self, branch: str, sha: str) -> None:
+        if self.dry_run:
+            return self._simulate("create_branch", branch=branch)
+        ref_path = f"{self._base}/git/refs/heads/{quote(branch, safe='/')}"
+
+        def send() -> str:
+            status, data = self._status(
+                "POST", f"{self._base}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha}
+            )
+            if status == 422:  # it exists (a crash or a race): move it to our commit, fast-forward only
+                self._request("PATCH", ref_path, body={"sha": sha, "force": False})
+            elif status != 200:
+                raise GithubException(status, data, None)
+            return sha
+
+        def find() -> str | None:
+            return sha if self._ref_sha(branch) == sha else None
+
+        self._exactly_once(f"{self.repo} branch {branch}", send=send, find=find)
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
+        if self.dry_run:
+            self._simulate("create_pull_request", head=head, base=base, title=title)
+            return PullRequest(0, head, "", base, "open", False, title, body, self._now())
+
+        def send() -> PullRequest:
+            payload = {"title": title, "head": head, "base": base, "body": body}
+            status, data = self._status("POST", f"{self._base}/pulls", body=payload)
+            if status == 422:  # "A pull request already exists": that one is ours
+                existing = self._find_pull_request(head)
+                if existing is not None and existing.state == "open":
+                    return existing
+            if status != 200:
+                raise GithubException(status, data, None)
+            return convert.pull_request(data)
+
+        def find() -> PullRequest | None:
+            found = self._find_pull_request(head)
+            return found if found is not None and found.state == "open" else None
+
+        with self._calling(f"{self.repo} branch {head}"):
+            return self._exactly_once(f"{self.repo} branch {head}", send=send, find=find)
+
+    def merge_pull_request(self, number: int, sha: str) -> None:
+        if self.dry_run:
+            return self._simulate("merge_pull_request", pull=number, sha=sha)
+        target = f"{self.repo}#{number}"
+        with self._calling(target):
+            status, data = self._status("PUT", f"{self._base}/pulls/{number}/merge", body={"sha": sha})
+            if status in (200, 201):
+                return
+            current = self._request("GET", f"{self._base}/pulls/{number}")
+            if isinstance(current, dict) and (current.get("merged") or current.get("merged_at")):
+                return  # merged already (by us earlier, or by a person): done
+            raise self._error(GithubException(status, data, None), target)
+
+    def ensure_labels(self, specs: Iterable[LabelSpec]) -> list[str]:
+        changed: list[str] = []
+        with self._calling(self.repo):
+            current = {str(d["name"]).lower(): d for d in self._pages(f"{self._base}/labels")}
+            for spec in specs:
+                color = spec.color.lstrip("#").lower()
+                have = current.get(spec.name.lower())
+                if have is None:
+                    changed.append(spec.name)
+                    if self.dry_run:
+                        self._simulate("create_label", name=spec.name)
+                        continue
+                    payload = {"name": spec.name, "color": color, "description": spec.description}
+                    self._request("POST", f"{self._base}/labels", body=payload)
+                elif (
+                    str(have.get("color") or "").lower() != color
+                    or str(have.get("description") or "") != spec.description
+                    or have.get("name") != spec.name
+                ):
+                    changed.append(spec.name)
+                    if self.dry_run:
+                        self._simulate("update_label", name=spec.name)
+                        continue
+                    self._request(
+                        "PATCH",
+                        f"{self._base}/labels/{quote(str(have['name']), safe='')}",
+                        body={"new_name": spec.name, "color": color, "description": spec.description},
+                    )
+        return changed
