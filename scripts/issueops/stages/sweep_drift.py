@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from issueops.activity import is_own, last_labeled, own_comment, with_marker
 from issueops.config import Config
+from issueops.labels import BOT_FAMILIES
 from issueops.model import (
     Action,
     AddLabels,
@@ -35,15 +36,7 @@ from issueops.states import (
 DRIFT_KEY = "drift"
 WORKFLOW_PREFIX = "workflow::"
 # The label families the pipeline owns; it never removes a label outside them.
-OWN_FAMILIES: tuple[str, ...] = (
-    "state::",
-    "workflow::",
-    "risk::",
-    "source::",
-    "sla::",
-    "issueops::",
-    "approval::",
-)
+OWN_FAMILIES: tuple[str, ...] = BOT_FAMILIES
 # States that only make sense once a workflow was chosen.
 NEEDS_WORKFLOW: frozenset[State] = frozenset(
     {State.ASSIGNED, State.IN_PROGRESS, State.AWAITING_APPROVAL, State.APPROVED}
