@@ -501,3 +501,62 @@ def test_broken_case_is_reported_at_file_line_and_field(
     stray = [p for p in problems if p.path not in (case.file, *case.extra_files)]
     assert not stray, f"unexpected problems elsewhere:\n{listing}"
     assert all(p.line >= 1 and p.col >= 1 for p in problems)
+
+
+# Findings that are shown but do not fail validation.
+WARNING_CASES = [
+    Case(
+        "owner on leave",
+        {CONFIG: BASE_CONFIG + "owners:\n  unavailable: [bob]\n"},
+        ALPHA,
+        8,
+        ("owners.pool[1]", "'bob'", "owners.unavailable"),
+    ),
+    Case(
+        "match source the config does not define",
+        {ALPHA: alpha_with("  keywords: [alpha]\n", "  keywords: [alpha]\n  sources: [newz]\n")},
+        ALPHA,
+        7,
+        ("match.sources[0]", "'newz'", "known: news"),
+    ),
+    Case(
+        "template nobody uses",
+        {"workflow_schemas/templates/orphan.md": "x\n"},
+        "workflow_schemas/templates/orphan.md",
+        1,
+        ("no workflow uses this template",),
+    ),
+    Case(
+        "file name differs from the workflow name",
+        {ALPHA: alpha_with("name: alpha", "name: alpha-two")},
+        ALPHA,
+        1,
+        ("name", "differs from the file name 'alpha'"),
+    ),
+    Case(
+        "high risk needs fewer approvals than low",
+        {
+            CONFIG: config_with(
+                "  profile: assisted\n", "  profile: assisted\n  required_approvals: {low: 2, high: 1}\n"
+            )
+        },
+        CONFIG,
+        3,
+        ("policy.required_approvals", "fewer approvals"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", WARNING_CASES, ids=[c.id for c in WARNING_CASES])
+def test_warning_case_is_shown_but_passes(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, case.files)
+    monkeypatch.chdir(tmp_path)
+    report = validate_all(Path(CONFIG), Path("workflow_schemas"))
+    assert report.problems == [], "\n".join(map(str, report.problems))
+    listing = "\n".join(map(str, report.warnings))
+    hits = [w for w in report.warnings if w.path == case.file and w.line == case.line]
+    assert any(all(name in w.message for name in case.names) for w in hits), listing
+    assert f"warning: {hits[0]}" in report.human()
+    assert report.summary()["warnings"] and report.summary()["ok"] is True
