@@ -264,8 +264,9 @@ def _repair_state(
             "event": "drift.repaired",
             "item": item.number,
             "code": code,
+            "found": list(present),
+            "repair": target.label,
             "removed": [label for label in present if label != target.label],
-            "to": target.value,
         }
     )
 
@@ -281,7 +282,15 @@ def _check_close(ctx: ItemContext, facts: _Facts, workflow: WorkflowSchema | Non
         f"closed the item: it is done and workflow `{workflow.name}` closes finished items "
         "(the close step had not happened)."
     )
-    out.events.append({"event": "drift.repaired", "item": ctx.item.number, "code": "close-missing"})
+    out.events.append(
+        {
+            "event": "drift.repaired",
+            "item": ctx.item.number,
+            "code": "close-missing",
+            "found": [State.DONE.label, "open"],
+            "repair": "close",
+        }
+    )
 
 
 def _check_workflow_label(ctx: ItemContext, out: DriftOutcome, bot_login: str) -> None:
@@ -318,7 +327,15 @@ def _check_workflow_label(ctx: ItemContext, out: DriftOutcome, bot_login: str) -
         f"restored `{label}`: `{out.state.label}` needs a workflow and `{label}` is the last one "
         "the pipeline set."
     )
-    out.events.append({"event": "drift.repaired", "item": item.number, "code": "no-workflow", "to": label})
+    out.events.append(
+        {
+            "event": "drift.repaired",
+            "item": item.number,
+            "code": "no-workflow",
+            "found": [out.state.label],
+            "repair": f"add {label}",
+        }
+    )
 
 
 def _finish(ctx: ItemContext, config: Config, bot_login: str, out: DriftOutcome) -> None:

@@ -158,7 +158,7 @@ class _Ladder:
                 "item": self.number,
                 "state": self.state.value,
                 "workflow": self.workflow.name if self.workflow else None,
-                "idle_hours": round(self.idle, 1),
+                "age_hours": round(self.idle, 1),
                 "cycle": stamp(self.start),
                 **fields,
             }
