@@ -149,3 +149,10 @@ def test_docs_describe_every_key(model: type[BaseModel], title: str) -> None:
     text = DOCS.read_text(encoding="utf-8")
     missing = [p for p in _field_paths(model) if f"`{p}`" not in text]
     assert not missing, f"docs/configuration.md does not describe these {title} keys: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(json_schema_texts()))
+def test_exported_json_schema_is_a_valid_2020_12_schema(name: str) -> None:
+    schema = json.loads(json_schema_texts()[name])
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
