@@ -137,7 +137,11 @@ def render_status(decision: ApprovalDecision, record: StatusRecord, view: Status
     for login, reasons in _by_login(lapse_entries, counted).items():
         texts = "; ".join(_LAPSE_TEXT.get(r, r) for r in reasons)
         lines.append(f"- Lapsed: {_mention(login)} {texts}")
-    denied_entries = [(login, reason) for login, _, reason in record.denied if reason in _NOT_COUNTED_TEXT]
+    denied_entries = [
+        (login, reason)
+        for login, source, reason in record.denied
+        if reason in _NOT_COUNTED_TEXT and source not in record.lapsed  # a lapse already says why
+    ]
     for login, reasons in _by_login(denied_entries, counted).items():
         texts = "; ".join(_NOT_COUNTED_TEXT[r] for r in reasons)
         lines.append(f"- Not counted: {_mention(login)} ({texts})")

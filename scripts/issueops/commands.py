@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from markdown_it import MarkdownIt
@@ -186,8 +187,9 @@ def _build(word: str, argument: str, line: int) -> ParsedCommand | None:
     return ParsedCommand(name, spec, argument, logins, line, error=error)
 
 
+@lru_cache(maxsize=4096)
 def parse_commands(body: str) -> tuple[ParsedCommand, ...]:
-    """Every command in a comment body, in line order."""
+    """Every command in a comment body, in line order (pure, so results are cached by body)."""
     text = body.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     matches: dict[int, re.Match[str]] = {}

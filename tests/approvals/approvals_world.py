@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from issueops.approval_record import StatusRecord
 from issueops.approvals import find_status_record
@@ -95,10 +96,10 @@ class World:
             for c in self.comments
         ]
 
-    def label(self, login: str, name: str, event: str = "labeled") -> None:
+    def label(self, login: str, name: str, event: Literal["labeled", "unlabeled"] = "labeled") -> None:
         at = self.now()
         actor = Actor(login, "Bot" if login in BOTS or login == BOT else "User")
-        self.label_events.append(LabelEvent(event, name, actor, at))  # type: ignore[arg-type]
+        self.label_events.append(LabelEvent(event, name, actor, at))
         if event == "labeled" and name not in self.labels:
             self.labels.append(name)
         if event == "unlabeled" and name in self.labels:

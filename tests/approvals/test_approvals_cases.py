@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from approvals_world import BOT, World
@@ -48,7 +48,9 @@ def push(sha: str) -> Step:
     return step
 
 
-def label(login: str, name: str = "approval::approved", event: str = "labeled") -> Step:
+def label(
+    login: str, name: str = "approval::approved", event: Literal["labeled", "unlabeled"] = "labeled"
+) -> Step:
     return lambda w: w.label(login, name, event)
 
 

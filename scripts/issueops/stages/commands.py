@@ -51,6 +51,7 @@ from issueops.model import (
     Transition,
     Unassign,
     UpsertComment,
+    WorkItem,
     marker,
 )
 from issueops.policy import gates_for
@@ -155,6 +156,13 @@ def _processed_ids(ctx: ItemContext, bot_login: str) -> frozenset[int]:
 
 def _is_new(comment: Comment, processed: frozenset[int], reacted: Mapping[int, frozenset[str]]) -> bool:
     return comment.id not in processed and not (reacted.get(comment.id, frozenset()) & OUTCOMES)
+
+
+def needs_label_events(item: WorkItem, config: Config) -> bool:
+    """Whether the planner needs the item's label events: to tell who applied the approval label,
+    and where a failed item failed (for `/retry`). Without them a present approval label is
+    treated as applied by an unknown account and removed."""
+    return config.labels.approved in item.labels or State.FAILED.label in item.labels
 
 
 def logins_to_check(
