@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ class World:
         )
 
     def adapter(
-        self, *, dry_run: bool = False, governor: Governor | None = None, **settings: object
+        self, *, dry_run: bool = False, governor: Governor | None = None, **settings: Any
     ) -> PyGithubAdapter:
         return PyGithubAdapter(
             "acme/ops",
@@ -287,7 +288,7 @@ def test_token_never_in_errors_or_events(world: World) -> None:
 # --- every port method, round trip -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Spec:
     name: str
     color: str
@@ -422,3 +423,14 @@ def test_app_auth_construction_sends_nothing(world: World) -> None:
     assert port.repo == "acme/ops"
     assert "PRIVATE KEY" not in repr(auth)
     assert world.served(0) == []
+
+
+def test_enterprise_style_base_url_with_path_prefix() -> None:
+    sandbox = Sandbox("acme/ops", base_url="http://ghe.test/api/v3")
+    sandbox.add_user("issueops-bot", token=BOT_TOKEN, permission="write", type="Bot")
+    for n in range(1, 151):
+        sandbox.add_issue(f"item {n}", "", "issueops-bot")
+    with activate(sandbox):
+        port = World(sandbox).adapter()
+        assert len(port.list_items()) == 150  # two pages, the second through the Link header
+    assert [e.path.split("?")[0] for e in sandbox.ledger] == ["/repos/acme/ops/issues"] * 2
