@@ -187,7 +187,8 @@ def search_issues(ctx: Ctx) -> Reply:
         item = ctx.render.issue(issue)
         item["score"] = 1.0
         items.append(item)
-    reply = Reply(200, {"total_count": len(hits), "incomplete_results": False, "items": items})
+    body = {"total_count": len(hits), "incomplete_results": False, "items": items, "search_type": "lexical"}
+    reply = Reply(200, body)
     link = link_header(ctx, page, last)
     if link:
         reply.headers["Link"] = link

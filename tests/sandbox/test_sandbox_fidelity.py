@@ -1,0 +1,104 @@
+"""Fidelity: every body the sandbox produces, for every route it serves, matches the schema of the
+same operation in GitHub's published REST description (npm `@octokit/openapi`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import requests
+import sandbox_openapi as oa
+from sandbox_workout import workout
+from sandbox_world import Exchange, Recorder, build_world
+
+import github
+from github import Auth
+from issueops.sandbox.inprocess import activate
+
+pytestmark = pytest.mark.skipif(
+    not oa.spec_available(),
+    reason="GitHub's REST description is missing: run `npm ci --prefix tests/fidelity`",
+)
+
+ERROR_SCHEMAS = {422: "validation-error"}
+
+
+def _check(exchanges: list[Exchange]) -> tuple[Counter[str], list[str], list[str]]:
+    """(counts, violations, undocumented statuses)."""
+    counts: Counter[str] = Counter()
+    violations: list[str] = []
+    undocumented: list[str] = []
+    for ex in exchanges:
+        if ex.template is None:
+            counts["unrouted"] += 1
+            continue
+        documented, schema = oa.response_schema(ex.method, ex.template, ex.status)
+        if not documented:
+            undocumented.append(f"{ex.method} {ex.template} -> {ex.status}")
+        if schema is None and ex.status >= 400:
+            # GitHub answers errors with its error body even where the description names no schema.
+            schema = oa.named_schema(ERROR_SCHEMAS.get(ex.status, "basic-error"))
+        if ex.body is None:
+            counts["empty"] += 1
+            continue
+        if schema is None:
+            violations.append(f"{ex.method} {ex.path} -> {ex.status}: a body where GitHub documents none")
+            continue
+        counts["validated"] += 1
+        for message in oa.errors_for(schema, ex.body)[:5]:
+            violations.append(f"{ex.method} {ex.path} -> {ex.status}: {message}")
+    return counts, violations, undocumented
+
+
+def test_every_served_route_exists_in_the_description() -> None:
+    sb = build_world()
+    missing = [f"{m} {t}" for m, t in sb.router.templates() if oa.operation(m, t) is None]
+    assert missing == [], f"routes GitHub does not have: {missing}"
+
+
+def test_requests_workout_bodies_match_the_description() -> None:
+    sb = build_world()
+    recorder = Recorder(sb)
+    with activate(sb), requests.Session() as session:
+        workout(session, sb.base_url)
+    counts, violations, undocumented = _check(recorder.exchanges)
+    served = {(m, t) for m, t in sb.router.templates()}
+    ok = {(ex.method, ex.template) for ex in recorder.exchanges if ex.template and ex.status < 400}
+    print(
+        f"\nfidelity: operations={len(served)} exercised_ok={len(ok & served)} "
+        f"requests={len(recorder.exchanges)} "
+        f"bodies_validated={counts['validated']} empty={counts['empty']} violations={len(violations)} "
+        f"undocumented_statuses={sorted(set(undocumented))}"
+    )
+    assert violations == []
+    assert sorted(served - ok) == [], "every served route must answer successfully at least once"
+
+
+def test_pygithub_bodies_match_the_description() -> None:
+    """The real client's view: PyGithub parses every object it fetched, and the bodies validate."""
+    sb = build_world()
+    recorder = Recorder(sb)
+    with activate(sb):
+        gh = github.Github(
+            auth=Auth.Token("bot-token"),
+            base_url=sb.base_url,
+            retry=None,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
+        repo = gh.get_repo("acme/ops")
+        issues = list(repo.get_issues(state="all"))
+        assert {i.number for i in issues} >= {1, 2, 3}
+        issue = repo.get_issue(1)
+        issue.add_to_labels("security")
+        issue.remove_from_labels("security")
+        comment = issue.create_comment("hello")
+        comment.create_reaction("+1")
+        issue.create_reaction("eyes")
+        assert [c.body for c in repo.get_issues_comments()]
+        assert [e.event for e in issue.get_events()]
+        assert repo.get_collaborator_permission("alice") == "admin"
+        assert gh.get_user().login == "issueops-bot"
+    counts, violations, _ = _check(recorder.exchanges)
+    assert counts["validated"] > 5
+    assert violations == []
