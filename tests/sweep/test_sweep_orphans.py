@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from sweep_fakes import BOT_LOGIN, FakeWorld, at, pull, work_item
+from sweep_fakes import BOT, BOT_LOGIN, FakeWorld, at, labeled, pull, work_item
 
 from issueops.model import ItemContext, PullRequest, Transition, UpsertComment, WorkItem
 from issueops.stages.sweep import item_of_branch, plan_orphans
@@ -16,7 +16,7 @@ WF = "workflow::incident"
 @dataclass
 class Case:
     name: str
-    items: list[WorkItem]
+    items: list[ItemContext | WorkItem]
     pulls: list[PullRequest] = field(default_factory=list)
     branches: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # findings, in order
@@ -26,6 +26,12 @@ class Case:
 
 def item(number: int, *labels: str, state: str = "open", reason: str | None = None) -> WorkItem:
     return work_item(labels, number=number, state=state, reason=reason)
+
+
+def known(number: int, state_label: str, *labels: str, entered: float = 1) -> ItemContext:
+    """An item with its label history: it entered `state_label` at `entered` hours."""
+    events = (labeled(state_label, BOT, entered),)
+    return ItemContext(work_item((state_label, *labels), number=number), (), events)
 
 
 CASES = [
@@ -71,8 +77,8 @@ CASES = [
     ),
     Case(
         "in progress, PR closed unmerged: failed",
-        [item(1, "state::in-progress", WF)],
-        [pull(7, state="closed", branch="issueops/1-disk")],
+        [known(1, "state::in-progress", WF)],
+        [pull(7, state="closed", updated=5, branch="issueops/1-disk")],
         branches=["issueops/1-disk"],
         kinds=["pr-closed-unmerged"],
         needs=[None],
@@ -80,8 +86,8 @@ CASES = [
     ),
     Case(
         "awaiting approval, PR closed unmerged: failed",
-        [item(1, "state::awaiting-approval", WF)],
-        [pull(7, state="closed", branch="issueops/1-disk")],
+        [known(1, "state::awaiting-approval", WF)],
+        [pull(7, state="closed", updated=5, branch="issueops/1-disk")],
         kinds=["pr-closed-unmerged"],
         needs=[None],
         plans=1,
@@ -93,8 +99,20 @@ CASES = [
     ),
     Case(
         "held item: reported, not repaired",
-        [item(1, "state::in-progress", WF, "issueops::hold")],
-        [pull(7, state="closed", branch="issueops/1-disk")],
+        [known(1, "state::in-progress", WF, "issueops::hold")],
+        [pull(7, state="closed", updated=5, branch="issueops/1-disk")],
+        kinds=["pr-closed-unmerged"],
+        needs=[None],
+    ),
+    Case(
+        "retried after the PR was closed: not an orphan (process opens a new PR)",
+        [known(1, "state::in-progress", WF, entered=6)],
+        [pull(7, state="closed", updated=5, branch="issueops/1-disk")],
+    ),
+    Case(
+        "no label history read: reported, not repaired",
+        [item(1, "state::in-progress", WF)],
+        [pull(7, state="closed", updated=5, branch="issueops/1-disk")],
         kinds=["pr-closed-unmerged"],
         needs=[None],
     ),
@@ -114,11 +132,12 @@ def test_orphans(case: Case) -> None:
     assert len(plans) == case.plans
     assert len(report.lines()) == len(case.kinds)
     assert report.as_dict()["count"] == len(case.kinds)
+    assert sum(f.repaired for f in report.findings) == case.plans
 
 
 def test_closed_pr_fails_the_item_with_a_failure_comment() -> None:
-    items = [item(1, "state::in-progress", WF)]
-    pulls = [pull(7, state="closed", branch="issueops/1-disk")]
+    items = [known(1, "state::in-progress", WF)]
+    pulls = [pull(7, state="closed", updated=5, branch="issueops/1-disk")]
     report, plans = plan_orphans(items, pulls, [], bot_login=BOT_LOGIN, now=at(10))
     (plan,) = plans
     transition = next(a for a in plan.actions if isinstance(a, Transition))
@@ -130,10 +149,10 @@ def test_closed_pr_fails_the_item_with_a_failure_comment() -> None:
     assert event["event"] == "item.failed" and event["failure_code"] == "pr_closed"
     assert report.findings[0].repaired
 
-    world = FakeWorld(ItemContext(items[0]))
+    world = FakeWorld(items[0])
     world.apply(plan.actions, at(10))
     assert world.state_labels() == ["state::failed"]
-    _, again = plan_orphans([world.item], pulls, [], bot_login=BOT_LOGIN, now=at(11))
+    _, again = plan_orphans([world.context()], pulls, [], bot_login=BOT_LOGIN, now=at(11))
     assert again == []
 
 

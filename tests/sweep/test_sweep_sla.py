@@ -345,3 +345,20 @@ def test_skipping_the_history_never_hides_a_rung() -> None:
                     assert needs_label_events(
                         full, workflow=None, config=config(), now=at(now), bot_login=BOT_LOGIN
                     ), (entered, human, now)
+
+
+def test_retried_item_with_an_old_closed_pr_keeps_its_sla() -> None:
+    case = Case(
+        "retried",
+        100,
+        set(),
+        pr=pull(state="closed", updated=5),
+        events=[*ENTERED, labeled("state::failed", BOT, 6), labeled("state::in-progress", BOT, 8)],
+    )
+    plan = _plan(_ctx(case), case, 100)
+    assert rungs(plan.actions) == {"reminder"}
+
+
+def test_closed_pr_needs_the_history_to_rule_out_a_retry() -> None:
+    ctx = ItemContext(work_item(BASE), (), (), pull(state="closed", updated=5))
+    assert needs_label_events(ctx, workflow=None, config=config(), now=at(6), bot_login=BOT_LOGIN)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import test_sweep_drift as drift
 import test_sweep_sla as sla
-from sweep_fakes import BOT_LOGIN, at, pull, work_item
+from sweep_fakes import BOT, BOT_LOGIN, at, labeled, pull, work_item
 
+from issueops.model import ItemContext
 from issueops.stages.sweep import plan_orphans
 from issueops.telemetry.events import ENVELOPE, check_event
 
@@ -25,8 +26,10 @@ def _events() -> list[tuple[str, dict[str, object]]]:
     for sla_case in sla.CASES:
         plan = sla._plan(sla._ctx(sla_case), sla_case, sla_case.now)
         found += [(sla_case.name, e) for e in plan.events]
-    items = [work_item(["state::in-progress", "workflow::incident"])]
-    _, plans = plan_orphans(items, [pull(state="closed")], [], bot_login=BOT_LOGIN, now=at(1))
+    item = work_item(["state::in-progress", "workflow::incident"])
+    items = [ItemContext(item, (), (labeled("state::in-progress", BOT, 0),))]
+    _, plans = plan_orphans(items, [pull(state="closed", updated=1)], [], bot_login=BOT_LOGIN, now=at(2))
+    assert plans
     found += [("orphan", e) for p in plans for e in p.events]
     return found
 

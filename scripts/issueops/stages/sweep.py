@@ -18,6 +18,7 @@ from issueops.stages.sweep_orphans import (
     PR_STATES,
     OrphanFinding,
     OrphanReport,
+    abandoned_pr,
     item_of_branch,
     plan_orphans,
     pr_closed_plan,
@@ -38,12 +39,14 @@ __all__ = [
     "DRIFT_KEY",
     "ESCALATION_KEY",
     "OWN_FAMILIES",
+    "PR_STATES",
     "REMINDER_KEY",
     "UNASSIGN_KEY",
     "DriftOutcome",
     "OrphanFinding",
     "OrphanReport",
     "SlaTerms",
+    "abandoned_pr",
     "clock_start",
     "is_managed",
     "item_of_branch",
@@ -82,6 +85,9 @@ def needs_label_events(
     announced = f"issueops:{UNASSIGN_KEY}-"
     if any(is_own(c.author, bot_login) and announced in c.body for c in ctx.comments):
         return True
+    pr = ctx.pull_request
+    if pr is not None and abandoned_pr(bare, [pr]) is not None:
+        return True  # the orphan pass needs the history to rule out a /retry
     drift = plan_drift(bare, workflow=workflow, config=config, bot_login=bot_login)
     if drift.drifted or drift.state is None:
         return True
@@ -133,8 +139,8 @@ def plan_sweep(
         plan.reasons.append("SLA skipped: the state was repaired this sweep (the next sweep measures it)")
         return plan
     pr = ctx.pull_request
-    if state in PR_STATES and pr is not None and pr.state == "closed" and not pr.merged:
-        plan.reasons.append(f"SLA skipped: PR #{pr.number} was closed unmerged (see the orphan report)")
+    if pr is not None and abandoned_pr(ctx, [pr]) is not None:
+        plan.reasons.append(f"SLA skipped: PR #{pr.number} was closed unmerged (the orphan pass fails it)")
         return plan
     sla = plan_sla(
         ctx,

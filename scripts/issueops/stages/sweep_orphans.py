@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from issueops.activity import with_marker
-from issueops.model import ItemFailure, Plan, PullRequest, Transition, UpsertComment, WorkItem
+from issueops.activity import last_labeled, with_marker
+from issueops.model import (
+    ItemContext,
+    ItemFailure,
+    Plan,
+    PullRequest,
+    Transition,
+    UpsertComment,
+    WorkItem,
+)
 from issueops.states import State, check_transition, current_state
 
 FAILURE_KEY = "failure"
@@ -90,7 +98,7 @@ class _Scan:
 
 
 def plan_orphans(
-    items: Sequence[WorkItem],
+    items: Sequence[ItemContext | WorkItem],
     pulls: Sequence[PullRequest],
     branches: Sequence[str],
     *,
@@ -98,10 +106,16 @@ def plan_orphans(
     now: datetime,
     hold_label: str = "issueops::hold",
 ) -> tuple[OrphanReport, list[Plan]]:
-    """Find orphans among our PRs and branches. `items` should include closed items (a PR whose
-    item is merely absent from `items` is reported as `pr-item-missing`)."""
+    """Find orphans among our PRs and branches, and plan what the model's actions can repair.
+
+    `items` should include closed items (a PR whose item is merely absent from `items` is
+    reported as `pr-item-missing`). An item passed with its label events can be moved to failed
+    when its PR was closed unmerged; without them (a bare WorkItem, or no events read) it is only
+    reported, because a /retry since the PR closed cannot be told apart.
+    """
     del bot_login, now  # part of the stage signature; the rules need neither today
-    by_number = {item.number: item for item in items}
+    contexts = [x if isinstance(x, ItemContext) else ItemContext(x) for x in items]
+    by_number = {ctx.item.number: ctx for ctx in contexts}
     ours: dict[int, list[PullRequest]] = {}
     for pr in pulls:
         number = item_of_branch(pr.head_branch)
@@ -110,75 +124,86 @@ def plan_orphans(
     scan = _Scan()
     for number in sorted(ours):
         prs = sorted(ours[number], key=lambda p: p.number)
-        item = by_number.get(number)
+        ctx = by_number.get(number)
         for pr in prs:
-            if pr.state != "open":
-                continue
-            if item is None:
-                scan.findings.append(
-                    OrphanFinding(
-                        "pr-item-missing",
-                        number,
-                        pr.head_branch,
-                        "the PR is open but its item was not found (deleted, transferred or not read)",
-                        pr=pr.number,
-                        needs="ClosePullRequest and DeleteBranch",
-                    )
-                )
-            elif item.state == "closed":
-                scan.findings.append(
-                    OrphanFinding(
-                        "pr-item-closed",
-                        number,
-                        pr.head_branch,
-                        f"the PR is open but item #{number} is closed ({item.state_reason or 'no reason'})",
-                        pr=pr.number,
-                        needs="ClosePullRequest and DeleteBranch",
-                    )
-                )
-        if item is not None:
-            _closed_unmerged(item, prs, hold_label, scan)
+            if pr.state == "open":
+                _open_pr(number, pr, ctx.item if ctx else None, scan)
+        if ctx is not None:
+            _closed_unmerged(ctx, prs, hold_label, scan)
     with_pr = {pr.head_branch for pr in pulls}
     for branch in sorted(set(branches)):
         number = item_of_branch(branch)
         if number is None or branch in with_pr:
             continue
-        item = by_number.get(number)
-        if item is not None and item.state == "open":
+        found = by_number.get(number)
+        if found is not None and found.item.state == "open":
             detail = (
                 f"no PR for this branch; item #{number} is open (process opens the PR if it is in progress)"
             )
             needs = None
         else:
-            detail = f"no PR for this branch and item #{number} is {'closed' if item else 'not found'}"
+            detail = f"no PR for this branch and item #{number} is {'closed' if found else 'not found'}"
             needs = "DeleteBranch"
         scan.findings.append(OrphanFinding("branch-without-pr", number, branch, detail, needs=needs))
     return OrphanReport(tuple(scan.findings)), scan.plans
 
 
-def _closed_unmerged(item: WorkItem, prs: list[PullRequest], hold_label: str, scan: _Scan) -> None:
-    """An in-flight item whose newest deliverable PR was closed unmerged (and none is open)."""
-    state = current_state(item.labels)
-    if item.state != "open" or state not in PR_STATES or not prs:
+def _open_pr(number: int, pr: PullRequest, item: WorkItem | None, scan: _Scan) -> None:
+    """An open PR of ours is an orphan when its item is gone or closed."""
+    if item is None:
+        detail = "the PR is open but its item was not found (deleted, transferred or not read)"
+        kind: OrphanKind = "pr-item-missing"
+    elif item.state == "closed":
+        detail = f"the PR is open but item #{number} is closed ({item.state_reason or 'no reason'})"
+        kind = "pr-item-closed"
+    else:
         return
+    needs = "ClosePullRequest and DeleteBranch"
+    scan.findings.append(OrphanFinding(kind, number, pr.head_branch, detail, pr=pr.number, needs=needs))
+
+
+def abandoned_pr(ctx: ItemContext, prs: Sequence[PullRequest]) -> tuple[State, PullRequest] | None:
+    """(state, PR) when an in-flight item's newest PR was closed unmerged, no other PR is open or
+    merged, and the item has not re-entered its state since the PR closed (that is a /retry:
+    `process` opens a new PR, as it does in process.py)."""
+    item = ctx.item
+    state = current_state(item.labels)
+    if item.state != "open" or state is None or state not in PR_STATES or not prs:
+        return None
     if any(p.state == "open" or p.merged for p in prs):
-        return  # still under review, or delivered (the sweep's drift check moves it to done)
-    pr = prs[-1]
+        return None  # still under review, or delivered (drift repair / process move it to done)
+    pr = max(prs, key=lambda p: p.number)
+    entered = last_labeled(ctx.label_events, state.label)
+    if entered is not None and pr.updated_at is not None and entered > pr.updated_at:
+        return None
+    return state, pr
+
+
+def _closed_unmerged(ctx: ItemContext, prs: list[PullRequest], hold_label: str, scan: _Scan) -> None:
+    found = abandoned_pr(ctx, prs)
+    if found is None:
+        return
+    state, pr = found
+    item = ctx.item
     held = hold_label in item.labels
+    blind = not ctx.label_events
+    detail = f"item #{item.number} is `{state.label}` but its PR was closed without merging"
+    if held:
+        detail += " (held: not repaired)"
+    elif blind:
+        detail += " (label history not read: not repaired, a /retry cannot be ruled out)"
     scan.findings.append(
         OrphanFinding(
             "pr-closed-unmerged",
             item.number,
             pr.head_branch,
-            f"item #{item.number} is `{state.label}` but its PR was closed without merging"
-            + (" (held: not repaired)" if held else ""),
+            detail,
             pr=pr.number,
-            repaired=not held,
+            repaired=not (held or blind),
         )
     )
-    if held:
-        return
-    scan.plans.append(pr_closed_plan(item, state, pr))
+    if not (held or blind):
+        scan.plans.append(pr_closed_plan(item, state, pr))
 
 
 def pr_closed_plan(item: WorkItem, state: State, pr: PullRequest) -> Plan:
