@@ -153,7 +153,7 @@ class PyGithubAdapter:
         if any(details):
             text += " (" + "; ".join(d for d in details if d) + ")"
         code = code_for_status(exc.status)
-        return GitHubError(code, self.governor._redact(text), status=exc.status, hint=HINTS[code])
+        return GitHubError(code, self.governor.redact(text), status=exc.status, hint=HINTS[code])
 
     def _request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
@@ -486,7 +486,7 @@ class PyGithubAdapter:
             return None
         if status != 200:
             raise GithubException(status, data, None)
-        return str(convert._field(convert._field(data, "object", dict), "sha", str))
+        return str(convert.require(convert.require(data, "object", dict), "sha", str))
 
     def _commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
         head = self._ref_sha(branch)
@@ -499,8 +499,8 @@ class PyGithubAdapter:
                 hint="check default_branch in the config or the workflow's base",
             )
         tree_sha = str(
-            convert._field(
-                convert._field(self._request("GET", f"{self._base}/git/commits/{start}"), "tree", dict),
+            convert.require(
+                convert.require(self._request("GET", f"{self._base}/git/commits/{start}"), "tree", dict),
                 "sha",
                 str,
             )
@@ -532,7 +532,7 @@ class PyGithubAdapter:
         new_tree = self._request(
             "POST", f"{self._base}/git/trees", body={"base_tree": tree_sha, "tree": entries}
         )
-        new_tree_sha = str(convert._field(new_tree, "sha", str))
+        new_tree_sha = str(convert.require(new_tree, "sha", str))
         if new_tree_sha == tree_sha:  # identical after all: no empty commit
             if head is None:
                 self._create_branch(branch, start)
@@ -542,7 +542,7 @@ class PyGithubAdapter:
             f"{self._base}/git/commits",
             body={"message": message, "tree": new_tree_sha, "parents": [start]},
         )
-        sha = str(convert._field(commit, "sha", str))
+        sha = str(convert.require(commit, "sha", str))
         if head is None:
             self._create_branch(branch, sha)
         else:

@@ -21,7 +21,7 @@ class ContractError(ValueError):
     """A GitHub answer without the shape the REST description promises."""
 
 
-def _field(data: Any, key: str, kind: type | tuple[type, ...] = object) -> Any:
+def require(data: Any, key: str, kind: type | tuple[type, ...] = object) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise ContractError(f"missing field {key!r}")
     value = data[key]
@@ -51,7 +51,7 @@ def iso(value: datetime) -> str:
 def actor(data: Any) -> Actor:
     if data is None:  # a deleted account ("ghost")
         return Actor("ghost")
-    return Actor(login=str(_field(data, "login", str)), type=str(data.get("type") or "User"))
+    return Actor(login=str(require(data, "login", str)), type=str(data.get("type") or "User"))
 
 
 def is_pull_request(data: Any) -> bool:
@@ -59,14 +59,14 @@ def is_pull_request(data: Any) -> bool:
 
 
 def work_item(data: Any) -> WorkItem:
-    state = _field(data, "state", str)
+    state = require(data, "state", str)
     return WorkItem(
-        number=int(_field(data, "number", int)),
-        title=str(_field(data, "title", str)),
+        number=int(require(data, "number", int)),
+        title=str(require(data, "title", str)),
         body=str(data.get("body") or ""),
         author=actor(data.get("user")),
-        labels=tuple(str(_field(label, "name", str)) for label in data.get("labels") or ()),
-        assignees=tuple(str(_field(user, "login", str)) for user in data.get("assignees") or ()),
+        labels=tuple(str(require(label, "name", str)) for label in data.get("labels") or ()),
+        assignees=tuple(str(require(user, "login", str)) for user in data.get("assignees") or ()),
         state="closed" if state == "closed" else "open",
         state_reason=data.get("state_reason"),
         created_at=parse_time(data.get("created_at")),
@@ -82,16 +82,16 @@ _ISSUE_URL = re.compile(r"/issues/(\d+)$")
 
 def comment(data: Any, issue_number: int | None = None) -> Comment:
     if issue_number is None:
-        match = _ISSUE_URL.search(str(_field(data, "issue_url", str)))
+        match = _ISSUE_URL.search(str(require(data, "issue_url", str)))
         if match is None:
             raise ContractError(f"issue_url {data.get('issue_url')!r} does not end in /issues/<number>")
         issue_number = int(match.group(1))
-    created = parse_time(_field(data, "created_at"))
+    created = parse_time(require(data, "created_at"))
     updated = parse_time(data.get("updated_at")) or created
     if created is None or updated is None:
         raise ContractError("comment without created_at")
     return Comment(
-        id=int(_field(data, "id", int)),
+        id=int(require(data, "id", int)),
         issue_number=issue_number,
         author=actor(data.get("user")),
         body=str(data.get("body") or ""),
@@ -102,30 +102,30 @@ def comment(data: Any, issue_number: int | None = None) -> Comment:
 
 def label_event(data: Any) -> LabelEvent | None:
     """A `labeled`/`unlabeled` entry of an issue's events; None for every other event."""
-    event = _field(data, "event", str)
+    event = require(data, "event", str)
     if event not in ("labeled", "unlabeled"):
         return None
-    created = parse_time(_field(data, "created_at"))
+    created = parse_time(require(data, "created_at"))
     if created is None:
         raise ContractError("event without created_at")
     return LabelEvent(
         event=cast(Literal["labeled", "unlabeled"], event),
-        label=str(_field(_field(data, "label", dict), "name", str)),
+        label=str(require(require(data, "label", dict), "name", str)),
         actor=actor(data.get("actor")),
         created_at=created,
     )
 
 
 def pull_request(data: Any) -> PullRequest:
-    head = _field(data, "head", dict)
-    base = _field(data, "base", dict)
+    head = require(data, "head", dict)
+    base = require(data, "base", dict)
     merged = bool(data.get("merged") or data.get("merged_at"))
     return PullRequest(
-        number=int(_field(data, "number", int)),
-        head_branch=str(_field(head, "ref", str)),
-        head_sha=str(_field(head, "sha", str)),
-        base_branch=str(_field(base, "ref", str)),
-        state="closed" if _field(data, "state", str) == "closed" else "open",
+        number=int(require(data, "number", int)),
+        head_branch=str(require(head, "ref", str)),
+        head_sha=str(require(head, "sha", str)),
+        base_branch=str(require(base, "ref", str)),
+        state="closed" if require(data, "state", str) == "closed" else "open",
         merged=merged,
         title=str(data.get("title") or ""),
         body=str(data.get("body") or ""),
@@ -137,15 +137,15 @@ _REPO_URL = re.compile(r"/repos/([^/]+/[^/]+)$")
 
 
 def search_hit(data: Any) -> SearchHit:
-    match = _REPO_URL.search(str(_field(data, "repository_url", str)))
+    match = _REPO_URL.search(str(require(data, "repository_url", str)))
     if match is None:
         raise ContractError(f"repository_url {data.get('repository_url')!r} is not a repository URL")
     return SearchHit(
         repo=match.group(1),
-        number=int(_field(data, "number", int)),
-        title=str(_field(data, "title", str)),
+        number=int(require(data, "number", int)),
+        title=str(require(data, "title", str)),
         html_url=str(data.get("html_url") or ""),
-        state=str(_field(data, "state", str)),
+        state=str(require(data, "state", str)),
         updated_at=parse_time(data.get("updated_at")),
     )
 

@@ -226,6 +226,7 @@ class Governor:
             "waited_seconds": round(self.stats.waited_seconds, 3),
             "paced_seconds": round(self.stats.paced_seconds, 3),
             "overrun": self.stats.overrun,
+            "rate_limited_answers": self.stats.rate_limited_answers,
             "rate_remaining": core.remaining if core else None,
         }
 
@@ -267,7 +268,7 @@ class Governor:
                 error = UncertainWrite if not idempotent else GitHubError
                 raise error(
                     code,
-                    self._redact(
+                    self.redact(
                         f"{target}: {method} failed without an answer ({exc}) after {attempt + 1} tries"
                     ),
                     hint=HINTS[code],
@@ -444,7 +445,7 @@ class Governor:
         self.stats.waited_seconds += seconds
 
     def _stop(self, reason: str, *, target: str = "") -> None:
-        reason = self._redact(reason)
+        reason = self.redact(reason)
         core = self.primary.get("core")
         self._emit(
             "api.budget_stop",
@@ -461,11 +462,12 @@ class Governor:
     def _emit(self, event: str, fields: dict[str, object]) -> None:
         if self.on_event is None:
             return
-        clean = {k: self._redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        clean = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         clean = {k: v for k, v in clean.items() if v is not None and v != ""}
         self.on_event(event, clean)
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
+        """The text with every registered secret replaced by `***`."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
