@@ -25,7 +25,7 @@ from issueops.errors import BudgetExhausted, GitHubError
 from issueops.github import convert
 from issueops.github.classify import HINTS, UncertainWrite, code_for_status
 from issueops.github.governor import Governor
-from issueops.github.port import LabelSpec
+from issueops.github.port import GitHubPort, LabelSpec
 from issueops.github.transport import USER_AGENT, governing, install
 from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 
@@ -638,3 +638,8 @@ class PyGithubAdapter:
                         body={"new_name": spec.name, "color": color, "description": spec.description},
                     )
         return changed
+
+
+def _conforms(adapter: PyGithubAdapter) -> GitHubPort:
+    """Type-checked only: the adapter implements every method of the port."""
+    return adapter
