@@ -552,6 +552,33 @@ CASES: list[Case] = [
         state="approved",
     ),
     Case(
+        "reject still applies while held",
+        (say("alice", "/hold"), run(), say("carol", "/reject")),
+        state="rejected",
+        has=("issueops::hold",),
+    ),
+    Case(
+        "reject from triage",
+        (say("bob", "/reject duplicate of #4"),),
+        labels=("state::triage",),
+        state="rejected",
+    ),
+    Case(
+        "cancel after approval stays approved when no gate requires it",
+        (say("alice", "/approve"), run(), say("alice", "/cancel")),
+        config={"policy": {"profile": "autonomous"}},
+        state="approved",
+        lapsed={("alice", "cancelled")},
+    ),
+    Case(
+        "label applied by a bot is removed",
+        (label("renovate[bot]"),),
+        state="awaiting-approval",
+        denied={("renovate[bot]", "bot_author")},
+        lacks=("approval::approved",),
+        upserts={"denied-renovate[bot]": 0},
+    ),
+    Case(
         "approval lapses from approved before publishing",
         (say("alice", "/approve"), run(), edit_body("changed scope")),
         head_sha="a1b2c3d4e5f6",
