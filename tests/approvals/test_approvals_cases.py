@@ -15,6 +15,7 @@ import pytest
 from approvals_world import BOT, World
 
 from issueops.config import Config, Risk
+from issueops.stages.commands import logins_to_check
 
 Step = Callable[[World], None]
 ZWSP = "\u200b"
@@ -681,3 +682,10 @@ def test_permission_lookups_are_minimal() -> None:
     assert w.lookups[-1] == {"bob", "carol"}
     w.run()
     assert w.lookups[-1] == {"bob"}  # processed side effects need no lookup any more
+
+
+def test_lookups_without_config_include_the_author() -> None:
+    w = World()
+    w.say("olivia", "/approve")
+    assert logins_to_check(w.ctx(), BOT) == {"olivia"}
+    assert logins_to_check(w.ctx(), BOT, config=Config()) == set()
