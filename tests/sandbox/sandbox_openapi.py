@@ -7,11 +7,15 @@ union so that `jsonschema` can check the sandbox's bodies exactly as the descrip
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft7Validator
+
+if TYPE_CHECKING:
+    from sandbox_world import Exchange
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "tests/fidelity/node_modules/@octokit/openapi/generated/api.github.com.json"
@@ -93,3 +97,33 @@ def errors_for(schema: dict[str, Any], body: Any) -> list[str]:
 
 def named_schema(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR_SCHEMAS = {422: "validation-error"}
+
+
+def check_exchanges(exchanges: list[Exchange]) -> tuple[Counter[str], list[str], list[str]]:
+    """(counts, violations, undocumented statuses) for recorded exchanges."""
+    counts: Counter[str] = Counter()
+    violations: list[str] = []
+    undocumented: list[str] = []
+    for ex in exchanges:
+        if ex.template is None:
+            counts["unrouted"] += 1
+            continue
+        documented, schema = response_schema(ex.method, ex.template, ex.status)
+        if not documented:
+            undocumented.append(f"{ex.method} {ex.template} -> {ex.status}")
+        if schema is None and ex.status >= 400:
+            # GitHub answers errors with its error body even where the description names no schema.
+            schema = named_schema(ERROR_SCHEMAS.get(ex.status, "basic-error"))
+        if ex.body is None:
+            counts["empty"] += 1
+            continue
+        if schema is None:
+            violations.append(f"{ex.method} {ex.path} -> {ex.status}: a body where GitHub documents none")
+            continue
+        counts["validated"] += 1
+        for message in errors_for(schema, ex.body)[:5]:
+            violations.append(f"{ex.method} {ex.path} -> {ex.status}: {message}")
+    return counts, violations, undocumented

@@ -3,13 +3,11 @@ same operation in GitHub's published REST description (npm `@octokit/openapi`)."
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 import requests
 import sandbox_openapi as oa
 from sandbox_workout import workout
-from sandbox_world import Exchange, Recorder, build_world
+from sandbox_world import Recorder, build_world
 
 import github
 from github import Auth
@@ -19,35 +17,6 @@ pytestmark = pytest.mark.skipif(
     not oa.spec_available(),
     reason="GitHub's REST description is missing: run `npm ci --prefix tests/fidelity`",
 )
-
-ERROR_SCHEMAS = {422: "validation-error"}
-
-
-def _check(exchanges: list[Exchange]) -> tuple[Counter[str], list[str], list[str]]:
-    """(counts, violations, undocumented statuses)."""
-    counts: Counter[str] = Counter()
-    violations: list[str] = []
-    undocumented: list[str] = []
-    for ex in exchanges:
-        if ex.template is None:
-            counts["unrouted"] += 1
-            continue
-        documented, schema = oa.response_schema(ex.method, ex.template, ex.status)
-        if not documented:
-            undocumented.append(f"{ex.method} {ex.template} -> {ex.status}")
-        if schema is None and ex.status >= 400:
-            # GitHub answers errors with its error body even where the description names no schema.
-            schema = oa.named_schema(ERROR_SCHEMAS.get(ex.status, "basic-error"))
-        if ex.body is None:
-            counts["empty"] += 1
-            continue
-        if schema is None:
-            violations.append(f"{ex.method} {ex.path} -> {ex.status}: a body where GitHub documents none")
-            continue
-        counts["validated"] += 1
-        for message in oa.errors_for(schema, ex.body)[:5]:
-            violations.append(f"{ex.method} {ex.path} -> {ex.status}: {message}")
-    return counts, violations, undocumented
 
 
 def test_every_served_route_exists_in_the_description() -> None:
@@ -61,7 +30,7 @@ def test_requests_workout_bodies_match_the_description() -> None:
     recorder = Recorder(sb)
     with activate(sb), requests.Session() as session:
         workout(session, sb.base_url)
-    counts, violations, undocumented = _check(recorder.exchanges)
+    counts, violations, undocumented = oa.check_exchanges(recorder.exchanges)
     served = {(m, t) for m, t in sb.router.templates()}
     ok = {(ex.method, ex.template) for ex in recorder.exchanges if ex.template and ex.status < 400}
     print(
@@ -99,6 +68,6 @@ def test_pygithub_bodies_match_the_description() -> None:
         assert [e.event for e in issue.get_events()]
         assert repo.get_collaborator_permission("alice") == "admin"
         assert gh.get_user().login == "issueops-bot"
-    counts, violations, _ = _check(recorder.exchanges)
+    counts, violations, _ = oa.check_exchanges(recorder.exchanges)
     assert counts["validated"] > 5
     assert violations == []
