@@ -87,7 +87,10 @@ def _headline(decision: ApprovalDecision, view: StatusView) -> str:
         return "approved"
     if decision.quorum_met and decision.held:
         return "approved, but on hold"
-    waiting = f"waiting for {_plural(decision.missing, 'more approval')}"
+    if view.state in (None, "awaiting-approval", "approved"):
+        waiting = f"waiting for {_plural(decision.missing, 'more approval')}"
+    else:
+        waiting = f"{len(decision.approvers)} of {decision.required} approvals"
     return f"on hold; {waiting}" if decision.held else waiting
 
 

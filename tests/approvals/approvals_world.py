@@ -68,6 +68,7 @@ class World:
     events: list[dict[str, object]] = field(default_factory=list)
     plans: list[Plan] = field(default_factory=list)
     lookups: list[set[str]] = field(default_factory=list)
+    pass_reacted: bool = True  # False: the runner does not tell which comments carry our reactions
     ticks: int = 0
     next_id: int = 100
 
@@ -129,7 +130,7 @@ class World:
 
     def plan(self) -> Plan:
         ctx = self.ctx()
-        reacted = {cid: frozenset(found) for cid, found in self.reacted.items()}
+        reacted = {cid: frozenset(found) for cid, found in self.reacted.items()} if self.pass_reacted else {}
         wanted = logins_to_check(ctx, BOT, config=self.config, reacted=reacted)
         self.lookups.append(wanted)
         permissions = {login: PERMISSIONS.get(login.lower(), "none") for login in wanted}

@@ -544,6 +544,13 @@ CASES: list[Case] = [
         no_status=True,
         reactions={1: set()},
     ),
+    Case(
+        "help on a triage item is answered once and stays quiet",
+        (say("frank", "/help"), run(), run()),
+        labels=("state::triage",),
+        upserts={"help": 1},
+        reactions={1: {"eyes", "+1"}},
+    ),
     Case("medium risk needs one approval", (say("bob", "/approve"),), risk="medium", state="approved"),
     Case(
         "configured quorum of three for high risk",
@@ -622,9 +629,11 @@ def _check(case: Case, w: World) -> None:
         assert w.bot_comment("status") is None
 
 
+@pytest.mark.parametrize("pass_reacted", [True, False], ids=["with-reactions", "record-only"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case(case: Case) -> None:
+def test_case(case: Case, pass_reacted: bool) -> None:
     w = World(
+        pass_reacted=pass_reacted,
         config=Config.model_validate(case.config),
         risk=case.risk,
         labels=list(case.labels),

@@ -467,7 +467,7 @@ def plan_commands(
         or final_state is State.AWAITING_APPROVAL
         or bool(decision.votes or decision.lapsed or decision.denials or work.denials)
         or held
-        or any(name != "help" for name, _, _ in work.applied)
+        or any(not c.author.is_bot for c, _ in new)  # the record marks them handled for replays
     )
     if status_needed:
         hold_by, hold_reason = _hold_info(ctx, authority, hold_label) if held else (None, "")
