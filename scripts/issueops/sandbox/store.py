@@ -68,6 +68,7 @@ class SandboxState:
         self.issues: dict[int, Issue] = {}
         self.comments: dict[int, Comment] = {}
         self.git = GitStore()
+        self.contributors: set[str] = set()  # authors of merged pull requests (lower-case)
         self._next_number = 1
         self.add_user(owner, type="Organization")
         self.commit_files(default_branch, {"README.md": f"# {name}\n"}, "Initial commit", user=owner)
@@ -161,7 +162,7 @@ class SandboxState:
             return "MEMBER"
         if self.permission(login) != "none":
             return "COLLABORATOR"
-        if any(i.user.lower() == login.lower() and i.pull and i.pull.merged for i in self.issues.values()):
+        if login.lower() in self.contributors:
             return "CONTRIBUTOR"
         return "NONE"
 
@@ -468,6 +469,7 @@ class SandboxState:
         self.git.refs[f"refs/heads/{pull.base_ref}"] = sha
         now = self.clock.now()
         pull.merged, pull.merged_at, pull.merged_by, pull.merge_commit_sha = True, now, author.login, sha
+        self.contributors.add(issue.user.lower())
         pull.head_sha = head
         self._event(issue, "merged", actor, commit_id=sha)
         self.set_state(issue, "closed", None, actor)
