@@ -28,8 +28,8 @@ from issueops.schemas import WorkflowSchema
 from issueops.stages.process import (
     COPILOT_LOGIN,
     FAILURE_KEY,
+    GATE_KEY,
     GUIDANCE_KEY,
-    STATUS_KEY,
     branch_name,
     path_problem,
     plan_process,
@@ -119,18 +119,18 @@ def at(label_state: str, *extra: str, **kw: Any) -> Any:
             WF,
             ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
         ),
-        (ItemContext(at("assigned")), MANUAL, WF, ["comment:status", "assigned->awaiting-approval"]),
+        (ItemContext(at("assigned")), MANUAL, WF, ["comment:gate", "assigned->awaiting-approval"]),
         (
             ItemContext(at("assigned", "risk::high")),
             ASSISTED,
             WF,
-            ["comment:status", "assigned->awaiting-approval"],
+            ["comment:gate", "assigned->awaiting-approval"],
         ),
         (
             ItemContext(at("assigned", "risk::high")),
             AUTONOMOUS,
             WF,
-            ["comment:status", "assigned->awaiting-approval"],
+            ["comment:gate", "assigned->awaiting-approval"],
         ),
         (
             ItemContext(at("assigned", "risk::medium")),
@@ -154,7 +154,7 @@ def at(label_state: str, *extra: str, **kw: Any) -> Any:
             ItemContext(at("in-progress"), pull_request=pr()),
             ASSISTED,
             WF,
-            ["comment:status", "in-progress->awaiting-approval"],
+            ["comment:gate", "in-progress->awaiting-approval"],
         ),
         (
             ItemContext(at("approved"), pull_request=pr()),
@@ -269,7 +269,7 @@ def test_processing_details() -> None:
 def test_gate_note_names_the_approvals_needed() -> None:
     p = plan(ItemContext(at("assigned", "risk::high")), config=ASSISTED)
     note = p.actions[0]
-    assert isinstance(note, UpsertComment) and note.key == STATUS_KEY
+    assert isinstance(note, UpsertComment) and note.key == GATE_KEY
     assert "Needs 2 approvals from different people" in note.body
     assert p.events[0] == {
         "event": "item.gated",
@@ -489,7 +489,7 @@ def test_assisted_waits_for_approval_then_publishes() -> None:
     world.add(at("assigned"))
     assert run_until_still(world, ASSISTED) == [
         ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
-        ["comment:status", "in-progress->awaiting-approval"],
+        ["comment:gate", "in-progress->awaiting-approval"],
     ]
     # The commands stage records an approval: awaiting-approval -> approved.
     world.apply(Plan(7, [Transition(7, "awaiting-approval", "approved", "commands")]))
@@ -499,13 +499,13 @@ def test_assisted_waits_for_approval_then_publishes() -> None:
 def test_manual_gates_twice() -> None:
     world = World()
     world.add(at("assigned"))
-    assert run_until_still(world, MANUAL) == [["comment:status", "assigned->awaiting-approval"]]
+    assert run_until_still(world, MANUAL) == [["comment:gate", "assigned->awaiting-approval"]]
     world.apply(Plan(7, [Transition(7, "awaiting-approval", "approved", "commands")]))
     assert run_until_still(world, MANUAL) == [
         ["OpenPullRequest", "comment:guidance", "Assign", "approved->in-progress"],
-        ["comment:status", "in-progress->awaiting-approval"],
+        ["comment:gate", "in-progress->awaiting-approval"],
     ]
-    assert len([c for c in world.comments[7] if "issueops:status" in c.body]) == 1
+    assert len([c for c in world.comments[7] if "issueops:gate" in c.body]) == 1
 
 
 def test_interrupted_processing_finishes_without_doubles() -> None:

@@ -175,3 +175,26 @@ def test_hostile_full_size_body_is_capped_to_the_limit() -> None:
 )
 def test_html_to_text(html: str, expected: str) -> None:
     assert html_to_text(html) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://status.example.com/a_b*c*", "<https://status.example.com/a_b*c*>"),
+        ("https://github.com/acme/web/issues/5", "`https://github.com/acme/web/issues/5`"),
+        ("https://github.com/acme/web/releases/tag/v1", "<https://github.com/acme/web/releases/tag/v1>"),
+        ("javascript:alert(1)", "`javascript:alert(1)`"),
+        ("https://x.example/<script>", "`https://x.example/<script>`"),
+    ],
+    ids=["plain", "github-issue", "github-release", "javascript", "angle-brackets"],
+)
+def test_link(url: str, expected: str) -> None:
+    from issueops.stages.text import link
+
+    assert link(url) == expected
+
+
+def test_github_issue_urls_in_text_do_not_cross_reference() -> None:
+    escaped = escape_markdown("dup of https://github.com/acme/web/pull/12 and GitHub.com/a/b/issues/3")
+    assert "pull/&#8203;12" in escaped and "issues/&#8203;3" in escaped
+    assert plain_line("see github.com/a/b/issues/3") == f"see github.com/a/b/issues/{ZWSP}3"

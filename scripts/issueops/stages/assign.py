@@ -350,6 +350,7 @@ def plan_one(
         "risk": risk,
         "owner": owner.login,
         "how": "label" if preset else "score",
+        "score": max((r.score for r in results if r.workflow == workflow.name), default=None),
     }
     if results:
         event["scores"] = {r.workflow: r.score for r in results}

@@ -43,6 +43,7 @@ from issueops.stages.text import (
     code_span,
     escape_markdown,
     html_to_text,
+    link,
     plain_line,
 )
 from issueops.states import State
@@ -113,12 +114,9 @@ _FOOTER = (
 def entry_body(entry: IntakeEntry, source: Source) -> str:
     parts = [source_marker(entry.key), ""]
     parts.append(_section("Source", f"{code_span(source.name)} ({source.type})"))
-    if isinstance(source, GithubSearchSource):
-        # A link to another repository's issue would post a cross-reference there: show it as code.
-        if entry.link:
-            parts.append(_section("Link", code_span(entry.link)))
-    elif entry.link:
-        parts.append(_section("Link", entry.link))
+    if entry.link:
+        # `link` shows issue and PR URLs as code: a link would post a cross-reference there.
+        parts.append(_section("Link", link(entry.link)))
     for name, value in entry.detail.items():
         parts.append(_section(escape_markdown(name), code_span(value)))
     if entry.published is not None:

@@ -58,7 +58,7 @@ from issueops.states import State, current_state
 from issueops.templates import TemplateContext, render, slugify
 
 GUIDANCE_KEY = "guidance"
-STATUS_KEY = "status"  # the item's one status comment (the commands stage edits it too)
+GATE_KEY = "gate"  # the gate note; the approvals status comment (key "status") is the commands stage's
 FAILURE_KEY = "failure"
 BRANCH_PREFIX = "issueops/"
 # The REST assignee for Copilot's coding agent ("Copilot" in the web UI). Assigning it needs a
@@ -338,7 +338,7 @@ def _fail(ctx: ItemContext, source: State, error: ProcessFailure, run: Inputs) -
 def _gate(ctx: ItemContext, source: State, gate: str, run: Inputs) -> Plan:
     item = ctx.item
     actions: list[Action] = [
-        *upsert(ctx, STATUS_KEY, gate_body(gate, run.risk, run.config), run.bot_login),
+        *upsert(ctx, GATE_KEY, gate_body(gate, run.risk, run.config), run.bot_login),
         transition(item, source, State.AWAITING_APPROVAL, "process"),
     ]
     event = {

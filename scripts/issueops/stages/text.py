@@ -33,6 +33,9 @@ _INLINE_SPECIAL = frozenset("\\`*_[]|~$")
 _LINE_START_SPECIAL = frozenset("#-+=")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _ORDERED_LIST = re.compile(r"(\d{1,9})([.)])")
+# A URL of an issue, pull request or discussion: linking it posts a cross-reference there.
+_GITHUB_REF_URL = re.compile(r"(?i)(github\.com/[\w.-]+/[\w.-]+/(?:issues|pull|discussions)/)(?=\d)")
+_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$", re.IGNORECASE)
 
 
 def clean(text: str) -> str:
@@ -72,7 +75,8 @@ def _neutral_refs(text: str, index: int, out: list[str], zw: str) -> None:
 
 def escape_markdown(text: str) -> str:
     """Untrusted text as inert Markdown: renders as the same words, does nothing else."""
-    lines = clean(text).split("\n")
+    # `clean` removed every zero-width space, so the ones inserted here are the only ones.
+    lines = _GITHUB_REF_URL.sub(lambda m: m.group(1) + ZWSP, clean(text)).split("\n")
     rendered: list[str] = []
     for line in lines:
         out: list[str] = []
@@ -81,7 +85,9 @@ def escape_markdown(text: str) -> str:
         out.append(line[:lead])
         listed = _ORDERED_LIST.match(body)
         for index, ch in enumerate(body):
-            if ch in _ENTITIES:
+            if ch == ZWSP:
+                out.append(ZWSP_ENTITY)
+            elif ch in _ENTITIES:
                 out.append(_ENTITIES[ch])
             elif (
                 ch in _INLINE_SPECIAL
@@ -98,7 +104,7 @@ def escape_markdown(text: str) -> str:
 
 def plain_line(text: str, limit: int = GITHUB_TITLE_LIMIT) -> str:
     """Untrusted text for a title (plain text, one line): no pings, no links, capped."""
-    flat = " ".join(clean(text).split())
+    flat = _GITHUB_REF_URL.sub(lambda m: m.group(1) + ZWSP, " ".join(clean(text).split()))
     out: list[str] = []
     for index, ch in enumerate(flat):
         out.append(ch)
@@ -108,6 +114,15 @@ def plain_line(text: str, limit: int = GITHUB_TITLE_LIMIT) -> str:
 
 def _strip_zw_end(text: str) -> str:
     return text.rstrip(ZWSP)
+
+
+def link(url: str) -> str:
+    """An outside URL as a link when it is a plain http(s) URL; as code otherwise, and for
+    GitHub issue or PR URLs (a link would post a cross-reference on that issue)."""
+    url = clean(url).strip()
+    if _SAFE_URL.match(url) and not _GITHUB_REF_URL.search(url):
+        return f"<{url}>"
+    return code_span(url)
 
 
 def blockquote(text: str) -> str:
