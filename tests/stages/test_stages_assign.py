@@ -347,3 +347,12 @@ def test_hostile_title_in_comments_is_inert() -> None:
     (plan,) = plan_for(item(1, "@everyone {{ 7*7 }} typo docs"))
     body = actions_of(plan, UpsertComment)[0].body
     assert "@everyone" not in body and "49" not in body
+
+
+def test_full_size_hostile_body_scores_and_stays_out_of_comments() -> None:
+    body = ("root cause: @everyone <script>x</script> #1 " * 2000)[:65_536]
+    assert len(body) == 65_536
+    (plan,) = plan_for(item(1, "Outage \u202eevil", body, labels=("state::triage", "incident")))
+    assert plan.events[0]["workflow"] == "incident"
+    comment = actions_of(plan, UpsertComment)[0].body
+    assert "<script>" not in comment and "@everyone" not in comment and len(comment) < 5_000

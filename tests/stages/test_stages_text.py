@@ -117,8 +117,22 @@ def test_email_addresses_read_normally() -> None:
         ("line\r\nnext", "line\nnext"),
         ("tab\there", "tab here"),
         ("hidden\u200b@alice", "hidden@alice"),  # a pre-existing zero-width space cannot smuggle
+        ("a\ud800b", "ab"),  # a lone surrogate cannot be sent as UTF-8
+        ("flag \U0001f3f4\U000e0067\U000e0062\U000e007f", "flag \U0001f3f4\U000e0067\U000e0062\U000e007f"),
     ],
-    ids=["rtl-override", "hebrew", "arabic", "combining-nfc", "zalgo", "controls", "crlf", "tab", "zwsp"],
+    ids=[
+        "rtl-override",
+        "hebrew",
+        "arabic",
+        "combining-nfc",
+        "zalgo",
+        "controls",
+        "crlf",
+        "tab",
+        "zwsp",
+        "lone-surrogate",
+        "emoji-tag-sequence-kept",
+    ],
 )
 def test_clean(text: str, expected: str) -> None:
     assert clean(text) == expected

@@ -50,8 +50,8 @@ def clean(text: str) -> str:
         category = unicodedata.category(ch)
         if ch == "\t":
             ch = " "
-        elif ch != "\n" and category in ("Cc", "Cs", "Co", "Cn"):
-            continue
+        elif ch != "\n" and category in ("Cc", "Cs"):
+            continue  # control characters; lone surrogates could not even be sent as UTF-8
         if category in ("Mn", "Me"):
             marks += 1
             if marks > _MAX_COMBINING:
