@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from issueops.config import Config
+from issueops.config import Config, Risk
 from issueops.forms import field_key, parse_form
 from issueops.model import Action, AddLabels, Assign, ItemContext, Plan, RemoveLabel, WorkItem
 from issueops.schemas import WorkflowSchema
@@ -263,18 +263,18 @@ def _ask_human(
     return Plan(item.number, actions, [f"#{item.number}: stays in triage, {problem}"], events)
 
 
-def _risk_actions(item: WorkItem, workflow: WorkflowSchema) -> tuple[str, list[Action]]:
-    """The risk to record and the label changes: a risk label may raise the workflow's risk, a
-    lower one is replaced (the workflow's risk is the floor)."""
+def _risk_changes(item: WorkItem, workflow: WorkflowSchema) -> tuple[Risk, list[str], list[Action]]:
+    """The risk to record, the label to add (if missing) and the removals: a risk label may raise
+    the workflow's risk, a lower one is replaced (the workflow's risk is the floor)."""
     risk = effective_risk(item, workflow.risk)
-    actions: list[Action] = []
     wanted = f"{RISK_PREFIX}{risk}"
-    if wanted not in item.labels:
-        actions.append(AddLabels(item.number, (wanted,)))
-    for other in risk_labels(item):
-        if other != risk and RISK_ORDER.index(other) < RISK_ORDER.index(risk):
-            actions.append(RemoveLabel(item.number, f"{RISK_PREFIX}{other}"))
-    return risk, actions
+    add = [] if wanted in item.labels else [wanted]
+    removals: list[Action] = [
+        RemoveLabel(item.number, f"{RISK_PREFIX}{other}")
+        for other in risk_labels(item)
+        if RISK_ORDER.index(other) < RISK_ORDER.index(risk)
+    ]
+    return risk, add, removals
 
 
 def plan_one(
@@ -325,15 +325,14 @@ def plan_one(
     if owner.login is None:
         # Nobody can take it now: wait in triage, say why once; the next run tries again.
         body = assessment_body(workflow.name, how, workflow.risk, owner, results)
-        actions: list[Action] = [*upsert(ctx, ASSESSMENT_KEY, body, bot_login)]
-        return Plan(item.number, actions, [f"#{item.number}: {workflow.name}, waiting for an owner"])
+        waiting: list[Action] = [*upsert(ctx, ASSESSMENT_KEY, body, bot_login)]
+        return Plan(item.number, waiting, [f"#{item.number}: {workflow.name}, waiting for an owner"])
 
-    risk, risk_actions = _risk_actions(item, workflow)
-    actions = []
+    risk, risk_add, risk_removals = _risk_changes(item, workflow)
     wf_label = f"{WORKFLOW_PREFIX}{workflow.name}"
-    if wf_label not in item.labels:
-        actions.append(AddLabels(item.number, (wf_label,)))
-    actions += risk_actions
+    missing = [label for label in (wf_label, *risk_add) if label not in item.labels]
+    actions: list[Action] = [AddLabels(item.number, tuple(missing))] if missing else []  # one request
+    actions += risk_removals
     if not already:
         actions.append(Assign(item.number, (owner.login,)))
         load[owner.login.casefold()] = load.get(owner.login.casefold(), 0) + 1
