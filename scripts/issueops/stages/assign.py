@@ -218,7 +218,8 @@ def _score_table(results: Sequence[MatchResult]) -> str:
 def assessment_body(
     chosen: str, how: str, risk: str, owner: OwnerChoice, results: Sequence[MatchResult]
 ) -> str:
-    owner_text = f"@{owner.login} ({owner.reason})" if owner.login else f"none yet: {owner.reason}"
+    # No @: the assignment itself notifies the owner, and the guidance greets them.
+    owner_text = f"{code_span(owner.login)}: {owner.reason}" if owner.login else f"none yet: {owner.reason}"
     parts = [
         "**Assessment**",
         "",
