@@ -89,6 +89,8 @@ class Applier:
             created = self.port.create_item(action.title, action.body, action.labels)
             result.created_items.append(created)
             result.writes += 1
+            source = next((x[len("source::") :] for x in action.labels if x.startswith("source::")), "")
+            self.emit("item.created", item=created.number, source=source, source_key=action.source_key)
             return
         if state is None:
             raise ValueError(f"{type(action).__name__} needs an item state")

@@ -128,7 +128,11 @@ def validate(ctx: click.Context) -> None:
 
     opts = _options(ctx)
     report = validate_all(opts.config_path, opts.schemas_dir)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report.problems:
+        if opts.json_output:
+            click.echo(json.dumps(report.summary(), indent=2, sort_keys=True, default=str))
         raise ConfigError(report.problems)
     _emit(opts, report.summary(), report.human())
 
@@ -155,6 +159,121 @@ def schema_export(ctx: click.Context, out_dir: Path | None) -> None:
     opts = _options(ctx)
     for path in export_json_schemas(out_dir or opts.schemas_dir):
         click.echo(f"wrote {path}")
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+item_option = click.option(
+    "--item", type=click.IntRange(min=1), default=None, help="Only this issue number (others untouched)."
+)
+
+
+def _finish(opts: Options, summary: Any) -> None:
+    """Print the summary, mirror it into the Actions step summary and outputs, exit 0 or 1."""
+    from issueops import actions_env
+    from issueops.output import human_summary, markdown_summary
+
+    data = summary.as_dict()
+    _emit(opts, data, human_summary(summary))
+    if actions_env.in_actions(opts.env):
+        actions_env.append_step_summary(opts.env, markdown_summary(summary))
+        actions_env.set_outputs(opts.env, actions_env.summary_outputs(data))
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
+
+
+def _stage_command(name: str, stages: tuple[str, ...], doc: str) -> None:
+    @main.command(name, help=doc)
+    @item_option
+    @click.pass_context
+    @handle_errors
+    def command(ctx: click.Context, item: int | None) -> None:
+        from dataclasses import replace
+
+        from issueops.app import run_stages
+
+        opts = replace(_options(ctx), item=item)
+        _finish(opts, run_stages(opts, stages, command=name))
+
+
+_stage_command("monitor", ("monitor",), "Run the intake sources; open or update work items (deduplicated).")
+_stage_command("assign", ("assign",), "state::triage -> state::assigned: workflow, risk and owner chosen.")
+_stage_command(
+    "process", ("process",), "Run assigned/approved items' workflow steps (deliverables, PR, publish)."
+)
+_stage_command("sweep", ("sweep",), "Repair label drift; send SLA reminders and escalations.")
+_stage_command(
+    "run",
+    ("commands", "monitor", "assign", "process", "sweep"),
+    "commands, monitor, assign, process and sweep, in that order, in one run.",
+)
+
+
+@main.command("commands")
+@click.option(
+    "--event",
+    "event_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One issue_comment/issues event payload (as in $GITHUB_EVENT_PATH).",
+)
+@item_option
+@click.pass_context
+@handle_errors
+def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) -> None:
+    """Apply comment commands and approval labels (one event, or every recent comment)."""
+    from dataclasses import replace
+
+    from issueops.actions_env import read_event
+    from issueops.app import run_stages
+
+    opts = replace(_options(ctx), item=item)
+    event_item = None
+    if event_path is not None:
+        event = read_event(event_path, opts.env.get("GITHUB_EVENT_NAME", ""))
+        event_item = event.issue_number
+        if event_item is None:
+            click.echo(f"{event_path}: not an issue event; nothing to do.", err=True)
+            return
+    _finish(opts, run_stages(opts, ("commands",), command="commands", event_item=event_item))
+
+
+@main.group()
+def labels() -> None:
+    """The label set issueops manages."""
+
+
+@labels.command("sync")
+@click.pass_context
+@handle_errors
+def labels_sync(ctx: click.Context) -> None:
+    """Create or update the labels (names, colours, descriptions); a second run changes nothing."""
+    from issueops.app import sync_labels
+
+    opts = _options(ctx)
+    changed = sync_labels(opts)
+    verb = "would change" if opts.dry_run else "changed"
+    _emit(
+        opts,
+        {"changed": changed, "dry_run": opts.dry_run},
+        f"{verb} {len(changed)} label(s)" + (": " + ", ".join(changed) if changed else ""),
+    )
+
+
+@main.command()
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Sandbox scenario [default: the built-in demo].",
+)
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, scenario: Path | None) -> None:
+    """The whole pipeline on a sandbox scenario, narrated."""
+    from issueops.demo import run_demo
+
+    opts = _options(ctx)
+    sys.exit(run_demo(opts, scenario=scenario, say=click.echo))
 
 
 # --- the sandbox -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,6 +33,9 @@ class Budget(Protocol):
     def requests_counted(self) -> int: ...
 
     def can_afford(self, requests: int) -> bool: ...
+
+    def item_scope(self, estimated_requests: int) -> AbstractContextManager[None]:
+        """Raises BudgetExhausted before an item that does not fit; never stops one inside."""
 
 
 class Telemetry(Protocol):
@@ -181,21 +185,19 @@ class Runner:
             if rt.limit is not None and summary.items_changed >= rt.limit:
                 self._defer(stage.name, units[index:], counts)
                 return
-            if not rt.budget.can_afford(stage.estimated_requests):
-                self._budget_stop(stage.name, "request budget reached", units[index:], counts)
-                return
             try:
-                plan = stage.plan(rt, unit)
-                if not plan.actions:
-                    continue
-                self._record_rows(stage.name, unit, plan)
-                if not rt.dry_run:
-                    self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
-                    for event in plan.events:
-                        fields = dict(event)
-                        name = str(fields.pop("event"))
-                        fields.pop("item", None)
-                        rt.telemetry.emit(name, item=unit.number, **fields)
+                with rt.budget.item_scope(stage.estimated_requests):
+                    plan = stage.plan(rt, unit)
+                    if not plan.actions:
+                        continue
+                    self._record_rows(stage.name, unit, plan)
+                    if not rt.dry_run:
+                        self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                        for event in plan.events:
+                            fields = dict(event)
+                            name = str(fields.pop("event"))
+                            fields.pop("item", None)
+                            rt.telemetry.emit(name, item=unit.number, **fields)
                 counts["changed"] += 1
                 summary.items_changed += 1
             except BudgetExhausted as stop:
@@ -221,8 +223,7 @@ class Runner:
     def _budget_stop(
         self, stage: str, reason: str, units: list[WorkUnit], counts: dict[str, int] | None = None
     ) -> None:
-        self.summary.budget_stop = reason
-        self.rt.telemetry.emit("api.budget_stop", stage=stage, reason=reason, deferred=len(units))
+        self.summary.budget_stop = reason  # the governor has recorded api.budget_stop
         self._defer(stage, units, counts if counts is not None else {"deferred": 0})
 
     def _fail(self, stage: Stage, unit: WorkUnit, exc: GitHubError) -> None:

@@ -300,6 +300,19 @@ def test_existing_assignee_is_the_owner() -> None:
     assert "Owner: zed" in p.actions[0].files[0][1]  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("author", "minutes", "expected"),
+    [(BOT, 60, ["OpenPullRequest"]), (BOT, -60, []), ("mallory", 60, [])],
+    ids=["bot-failure-after-close-means-retried", "older-failure-comment", "forged-failure-comment"],
+)
+def test_retry_after_closed_pr_without_label_history(author: str, minutes: int, expected: list[str]) -> None:
+    world = World()
+    world.add(at("in-progress"))
+    world.now = T0 + timedelta(minutes=minutes)
+    world.comment(7, "<!-- issueops:failure -->\nthe PR was closed", author)
+    assert kinds(plan(ItemContext(world.items[7], tuple(world.comments[7]), (), pr("closed")))) == expected
+
+
 def test_retry_after_closed_pr_reopens() -> None:
     closed = pr("closed", updated=T0)
     retried = LabelEvent("labeled", "state::in-progress", Actor("alice"), T0 + timedelta(hours=1))
@@ -560,3 +573,29 @@ def test_repository_workflows_render(name: str) -> None:
     guidance = next(a for a in p.actions if isinstance(a, UpsertComment) and a.key == GUIDANCE_KEY)
     assert "@mallory" not in guidance.body  # the title pings nobody; the template's own @author may
     assert FAILURE_KEY not in [a.key for a in p.actions if isinstance(a, UpsertComment)]
+
+
+def test_closed_pr_then_sweep_failure_then_retry_reopens_once() -> None:
+    world = World()
+    world.add(at("assigned"))
+    world.apply(plan(world.ctx(7), config=ASSISTED))  # PR opened, in-progress
+    world.tick(60)
+    world.prs[7] = replace(world.prs[7], state="closed", updated_at=world.now)  # a person closes it
+    assert plan(world.ctx(7), config=ASSISTED).actions == []  # the sweep's to report
+    world.tick()
+    world.apply(  # what the sweep does
+        Plan(
+            7,
+            [
+                Transition(7, "in-progress", "failed", "sweep"),
+                UpsertComment(7, FAILURE_KEY, "<!-- issueops:failure -->\nPR closed; /retry"),
+            ],
+        )
+    )
+    world.tick()
+    world.apply(Plan(7, [Transition(7, "failed", "in-progress", "command:retry")]))
+    reopen = plan(world.ctx(7), config=ASSISTED)
+    assert kinds(reopen) == ["OpenPullRequest"]
+    world.apply(reopen)
+    assert world.prs[7].state == "open"
+    assert kinds(plan(world.ctx(7), config=ASSISTED)) == ["comment:gate", "in-progress->awaiting-approval"]

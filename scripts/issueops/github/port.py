@@ -10,9 +10,14 @@ from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, 
 
 
 class LabelSpec(Protocol):
-    name: str
-    color: str
-    description: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def color(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
 
 class GitHubPort(Protocol):

@@ -46,6 +46,7 @@ from issueops.schemas import WorkflowSchema
 from issueops.stages.assign import choose_owner
 from issueops.stages.common import (
     SOURCE_PREFIX,
+    bot_comment,
     effective_risk,
     on_hold,
     same_login,
@@ -450,12 +451,17 @@ def _merged_by_person(ctx: ItemContext, state: State, pr: PullRequest, run: Inpu
     return Plan(item.number, actions, [f"#{item.number}: PR #{pr.number} was merged; done"], [event])
 
 
-def _entered_after(ctx: ItemContext, state: State, when: datetime | None) -> bool:
-    """Did the item enter `state` after `when` (e.g. a /retry after its PR was closed)?"""
+def _moved_on_since(ctx: ItemContext, state: State, when: datetime | None, bot_login: str) -> bool:
+    """Was the item moved on after `when` (its PR's closing), i.e. retried? Either it entered its
+    state since (label history, when read), or the bot's failure comment (the sweep reports a
+    closed PR there) is newer than the closing, and the item is no longer failed."""
     if when is None:
         return False
     entered = [e.created_at for e in ctx.label_events if e.event == "labeled" and e.label == state.label]
-    return bool(entered) and max(entered) > when
+    if entered and max(entered) > when:
+        return True
+    failure = bot_comment(ctx.comments, FAILURE_KEY, bot_login)
+    return failure is not None and failure.updated_at > when
 
 
 _IN_FLIGHT = frozenset({State.IN_PROGRESS, State.AWAITING_APPROVAL, State.APPROVED})
@@ -495,7 +501,7 @@ def plan_process(
     # A PR closed unmerged counts as absent once the item moved on since (e.g. /retry); until
     # then it is the sweep's to report (it moves the item to failed).
     if pr is not None and pr.state == "closed" and not pr.merged:
-        if state is State.ASSIGNED or _entered_after(ctx, state, pr.updated_at):
+        if state is State.ASSIGNED or _moved_on_since(ctx, state, pr.updated_at, bot_login):
             ctx = ItemContext(ctx.item, ctx.comments, ctx.label_events, None)
             pr = None
         else:

@@ -1,0 +1,256 @@
+"""Wire one command run together: config, port, governor, telemetry, stages, summary.
+
+The CLI calls `run_stages`; the demo and the tests call it too, with an injected clock or port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from issueops.errors import ConfigError, UserError
+from issueops.github.cache import EtagCache
+from issueops.github.clock import Clock, SystemClock
+from issueops.github.governor import Governor, GovernorSettings
+from issueops.github.port import GitHubPort
+from issueops.labels import label_set
+from issueops.options import Options
+from issueops.pipeline import (
+    AssignStage,
+    CommandsStage,
+    MonitorStage,
+    ProcessStage,
+    SweepStage,
+    finish_interrupted,
+)
+from issueops.runner import Runner, RunSummary, Runtime, Stage
+from issueops.sources.base import Fetch, FetchError, FetchResult
+from issueops.telemetry.sink import TelemetrySink
+from issueops.validate import validate_all
+
+STAGE_ORDER = ("commands", "monitor", "assign", "process", "sweep")
+
+
+def http_fetch(url: str, timeout: float) -> FetchResult:
+    """The intake sources' window on the web: one GET, no redirects to other schemes."""
+    started = time.monotonic()
+    try:
+        reply = requests.get(url, timeout=timeout, headers={"User-Agent": "issueops-monitor"})
+    except requests.RequestException as exc:
+        raise FetchError(f"{url}: {type(exc).__name__}") from exc
+    elapsed = (time.monotonic() - started) * 1000
+    return FetchResult(reply.status_code, reply.content, elapsed, dict(reply.headers))
+
+
+@dataclass
+class Session:
+    """What a run holds open: closed (cache saved, telemetry fsynced) at the end."""
+
+    port: GitHubPort
+    governor: Governor
+    telemetry: TelemetrySink
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _require(value: str | None, what: str) -> str:
+    if not value:
+        raise UserError(what)
+    return value
+
+
+def server_now(governor: Governor) -> datetime | None:
+    """GitHub's (or the sandbox's) own clock, from the last reply's Date header."""
+    date = governor.last_headers.get("date") if hasattr(governor, "last_headers") else None
+    if not date:
+        return None
+    try:
+        return parsedate_to_datetime(date).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def load_definitions(opts: Options) -> tuple[Any, Any, dict[str, str]]:
+    """Config, workflows and template texts; any problem stops the run before a single write."""
+    report = validate_all(opts.config_path, opts.schemas_dir)
+    if report.problems or report.config is None:
+        raise ConfigError(report.problems)
+    templates_dir = opts.schemas_dir / "templates"
+    templates = (
+        {
+            str(p.relative_to(templates_dir)): p.read_text(encoding="utf-8")
+            for p in sorted(templates_dir.rglob("*"))
+            if p.is_file()
+        }
+        if templates_dir.is_dir()
+        else {}
+    )
+    return report.config, report.workflows, templates
+
+
+@contextmanager
+def open_session(
+    opts: Options,
+    command: str,
+    config: Any,
+    *,
+    clock: Clock | None = None,
+    port_factory: Callable[[Governor], GitHubPort] | None = None,
+    cache_path: Path | None = None,
+) -> Iterator[Session]:
+    repo = _require(opts.repo, "no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    cache_path = cache_path or Path(config.api.cache_path)
+    telemetry = TelemetrySink(opts.telemetry_dir, repo, command=command)
+    settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
+    governor = Governor(
+        settings,
+        clock=clock or SystemClock(),
+        on_event=lambda event, fields: _record(telemetry, event, fields),
+        cache=EtagCache.load(cache_path),
+    )
+    if port_factory is not None:
+        port = port_factory(governor)
+    else:
+        from issueops.github.adapter import PyGithubAdapter
+
+        token = _require(
+            opts.token,
+            f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write",
+        )
+        port = PyGithubAdapter(
+            repo, api_url=opts.api_url, token=token, governor=governor, dry_run=opts.dry_run
+        )
+    session = Session(port=port, governor=governor, telemetry=telemetry)
+    try:
+        yield session
+    finally:
+        close = getattr(port, "close", None)
+        if close is not None:
+            close()
+        else:
+            governor.save_cache()
+        telemetry.close()
+
+
+def build_stages(names: Sequence[str], *, event_item: int | None, fetch: Fetch = http_fetch) -> list[Stage]:
+    table: dict[str, Callable[[], Stage]] = {
+        "commands": lambda: CommandsStage(event_item),
+        "monitor": lambda: MonitorStage(fetch),
+        "assign": AssignStage,
+        "process": ProcessStage,
+        "sweep": SweepStage,
+    }
+    return [table[name]() for name in names]
+
+
+def run_stages(
+    opts: Options,
+    names: Sequence[str],
+    *,
+    command: str | None = None,
+    event_item: int | None = None,
+    clock: Clock | None = None,
+    now: datetime | None = None,
+    port_factory: Callable[[Governor], GitHubPort] | None = None,
+    fetch: Fetch = http_fetch,
+    cache_path: Path | None = None,
+) -> RunSummary:
+    """Run the named stages in order, in one run (one run id, one snapshot, one budget)."""
+    command = command or " ".join(names)
+    config, workflows, templates = load_definitions(opts)
+    started = time.monotonic()
+    summary = RunSummary(command=command, dry_run=opts.dry_run)
+    with open_session(
+        opts, command, config, clock=clock, port_factory=port_factory, cache_path=cache_path
+    ) as session:
+        tel = session.telemetry
+        tel.emit("run.started", command=command, dry_run=opts.dry_run)
+        bot = config.bot_login or session.port.whoami().login
+        rt = Runtime(
+            repo=_require(opts.repo, "no repository"),
+            port=session.port,
+            budget=session.governor,
+            telemetry=tel,
+            config=config,
+            workflows=workflows,
+            bot_login=bot,
+            now=now or server_now(session.governor) or datetime.now(UTC),
+            dry_run=opts.dry_run,
+            limit=opts.limit,
+            item_filter=opts.item if event_item is None else None,
+            base_branch=config.default_branch or session.port.default_branch(),
+            templates=templates,
+        )
+        rt.extra["html_base"] = _html_base(opts.api_url)
+        runner = Runner(rt, summary)
+        if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
+            for line in finish_interrupted(rt):
+                summary.rows.append(_repair_row(line))
+        for stage in build_stages(names, event_item=event_item, fetch=fetch):
+            runner.run_stage(stage)
+        summary.requests_made = session.governor.requests_made
+        summary.requests_counted = session.governor.requests_counted
+        summary.duration_ms = int((time.monotonic() - started) * 1000)
+        tel.emit(
+            "run.completed",
+            command=command,
+            items_seen=summary.items_seen,
+            items_changed=summary.items_changed,
+            items_failed=summary.items_failed,
+            items_deferred=len(summary.deferred),
+            deferred=summary.deferred,
+            requests_made=summary.requests_made,
+            requests_counted=summary.requests_counted,
+            duration_ms=summary.duration_ms,
+            exit_code=summary.exit_code,
+        )
+    return summary
+
+
+def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort] | None = None) -> list[str]:
+    """Create or update the label set; returns the names changed (none on a second run)."""
+    config, workflows, _ = load_definitions(opts)
+    with open_session(opts, "labels sync", config, port_factory=port_factory) as session:
+        session.telemetry.emit("run.started", command="labels sync", dry_run=opts.dry_run)
+        changed = session.port.ensure_labels(label_set(config, workflows))
+        session.telemetry.emit(
+            "run.completed",
+            command="labels sync",
+            items_seen=0,
+            items_changed=len(changed),
+            items_failed=0,
+            items_deferred=0,
+            deferred=[],
+            requests_made=session.governor.requests_made,
+            requests_counted=session.governor.requests_counted,
+            duration_ms=0,
+            exit_code=0,
+        )
+    return changed
+
+
+def _record(telemetry: TelemetrySink, event: str, fields: dict[str, object]) -> None:
+    data = dict(fields)
+    item = data.pop("item", None)
+    telemetry.emit(event, item=item if isinstance(item, int) else None, **data)
+
+
+def _html_base(api_url: str) -> str:
+    url = api_url.rstrip("/")
+    if url == "https://api.github.com":
+        return "https://github.com"
+    return url[: -len("/api/v3")] if url.endswith("/api/v3") else url
+
+
+def _repair_row(line: str) -> Any:
+    from issueops.runner import PlanRow
+
+    target, _, detail = line.partition(": ")
+    return PlanRow("repair", target, "FinishTransition", detail)

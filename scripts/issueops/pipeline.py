@@ -1,0 +1,336 @@
+"""The five stages as the runner sees them: read work units, hand each to its pure planner.
+
+Reads go through the shared run snapshot (see snapshot.py) so `issueops run` reads the
+repository once; every decision is made by the planners in `issueops.stages`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from issueops.apply import ItemState
+from issueops.errors import GitHubError
+from issueops.model import (
+    Action,
+    AddLabels,
+    CreateItem,
+    ItemContext,
+    Permission,
+    Plan,
+    Transition,
+    UpsertComment,
+)
+from issueops.runner import Runtime, WorkUnit
+from issueops.snapshot import Snapshot, label_events, load_pulls, read_snapshot
+from issueops.sources.base import Fetch
+from issueops.sources.collect import run_sources
+from issueops.stages import assign as assign_stage
+from issueops.stages import commands as commands_stage
+from issueops.stages import monitor as monitor_stage
+from issueops.stages import process as process_stage
+from issueops.stages import sweep as sweep_stage
+from issueops.states import State, current_state, resolve_interrupted
+
+
+def snapshot_of(rt: Runtime) -> Snapshot:
+    """The run's snapshot, read on first use and shared by every stage of the run."""
+    snap = rt.extra.get("snapshot")
+    if snap is None:
+        snap = read_snapshot(rt.port)
+        rt.extra["snapshot"] = snap
+    assert isinstance(snap, Snapshot)
+    return snap
+
+
+def context_of(rt: Runtime, state: ItemState, *, with_events: bool = False) -> ItemContext:
+    events = tuple(label_events(rt.port, snapshot_of(rt), state.item.number)) if with_events else ()
+    return ItemContext(state.item, tuple(state.comments), events, state.pull_request)
+
+
+def workflow_of(state: ItemState) -> str | None:
+    found = state.item.labels_with_prefix("workflow::")
+    return found[0][len("workflow::") :] if found else None
+
+
+def workflow_in(actions: Sequence[Action]) -> str | None:
+    for action in actions:
+        if isinstance(action, AddLabels):
+            for label in action.labels:
+                if label.startswith("workflow::"):
+                    return label[len("workflow::") :]
+    return None
+
+
+def _units_from_plans(plans: Sequence[Plan], snap: Snapshot, stage: str) -> list[WorkUnit]:
+    units = []
+    for plan in plans:
+        state = snap.items.get(plan.item) if plan.item is not None else None
+        key = f"#{plan.item}" if plan.item is not None else _create_key(plan)
+        workflow = workflow_in(plan.actions) or (workflow_of(state) if state else None)
+        units.append(WorkUnit(key=key, state=state, workflow=workflow, data=plan))
+    return units
+
+
+def _create_key(plan: Plan) -> str:
+    for action in plan.actions:
+        if isinstance(action, CreateItem):
+            return action.source_key
+    return "run"
+
+
+def _precomputed(unit: WorkUnit) -> Plan:
+    assert isinstance(unit.data, Plan)
+    return unit.data
+
+
+class MonitorStage:
+    """Intake sources -> new work items (deduplicated by the source key in the body)."""
+
+    name = "monitor"
+    estimated_requests = 3
+
+    def __init__(self, fetch: Fetch):
+        self.fetch = fetch
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        if not rt.config.sources:
+            return []
+        snap = snapshot_of(rt)
+        own = f"search:{rt.repo}#"  # a search never mirrors this repository's own issues
+        results = [
+            replace(r, entries=tuple(e for e in r.entries if not e.key.startswith(own)))
+            for r in run_sources(rt.config.sources, fetch=self.fetch, port=rt.port)
+        ]
+        known = []
+        for source in rt.config.sources:
+            known += rt.port.list_items(labels=[f"source::{source.name}"], state="all")
+        existing = monitor_stage.index_existing(known, rt.bot_login)
+        for item in known:  # closed items are not in the snapshot; incidents may need them
+            if item.number not in snap.items:
+                snap.add(item)
+        comments = {n: s.comments for n, s in snap.items.items()}
+        plans = monitor_stage.plan_monitor(
+            results, existing, config=rt.config, now=rt.now, comments=comments, bot_login=rt.bot_login
+        )
+        return _units_from_plans(plans, snap, self.name)
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        return _precomputed(unit)
+
+
+class AssignStage:
+    """`state::triage` -> `state::assigned`: workflow, risk and owner."""
+
+    name = "assign"
+    estimated_requests = 4
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        snap = snapshot_of(rt)
+        triage = [s for s in snap.managed() if current_state(s.item.labels) is State.TRIAGE]
+        load = Counter(login for s in snap.managed() for login in s.item.assignees)
+        contexts = [context_of(rt, s) for s in triage]
+        plans = assign_stage.plan_assign(
+            contexts,
+            workflows=rt.workflows,
+            config=rt.config,
+            open_load=dict(load),
+            now=rt.now,
+            bot_login=rt.bot_login,
+        )
+        return _units_from_plans(plans, snap, self.name)
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        return _precomputed(unit)
+
+
+_PROCESS_STATES = {State.ASSIGNED, State.APPROVED, State.IN_PROGRESS, State.AWAITING_APPROVAL}
+
+
+class ProcessStage:
+    """Deliverables on a branch with a PR, guidance, hand-off, gates, publishing."""
+
+    name = "process"
+    estimated_requests = 12
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        snap = snapshot_of(rt)
+        load_pulls(rt.port, snap)
+        units = []
+        for state in snap.managed():
+            if current_state(state.item.labels) in _PROCESS_STATES and workflow_of(state):
+                units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
+        return units
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        assert unit.state is not None
+        workflow = rt.workflow(unit.workflow)
+        if workflow is None:
+            return Plan(unit.number, reasons=[f"unknown workflow {unit.workflow!r}"])
+        return process_stage.plan_process(
+            context_of(rt, unit.state),
+            workflow=workflow,
+            config=rt.config,
+            templates=rt.templates,
+            repo=rt.repo,
+            base_branch=rt.base_branch,
+            now=rt.now,
+            bot_login=rt.bot_login,
+            html_base=rt.extra.get("html_base", "https://github.com"),
+        )
+
+    def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
+        """A permanent failure moves the item to `state::failed` with the reason, once."""
+        assert unit.state is not None
+        source = current_state(unit.state.item.labels)
+        if source not in {State.ASSIGNED, State.IN_PROGRESS, State.APPROVED}:
+            return []
+        body = (
+            f"**issueops could not process this item.**\n\n"
+            f"- failure class: `{exc.failure_class}`\n- failure code: `{exc.code}`\n"
+            f"- what to do: {exc.hint or 'fix the cause, then comment `/retry`.'}\n"
+        )
+        return [
+            UpsertComment(unit.state.item.number, "failure", body),
+            Transition(unit.state.item.number, source.value, State.FAILED.value, "process"),
+        ]
+
+
+class CommandsStage:
+    """Comment commands and approval labels, recomputed from each item's whole history."""
+
+    name = "commands"
+    estimated_requests = 6
+
+    def __init__(self, event_item: int | None = None):
+        self.event_item = event_item
+        self._permissions: dict[str, Permission] = {}
+        self._approvers: dict[str, bool] = {}
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        if self.event_item is not None:
+            return [self._read_one(rt, self.event_item)]
+        snap = snapshot_of(rt)
+        load_pulls(rt.port, snap)
+        return [
+            WorkUnit(key=f"#{s.item.number}", state=s, workflow=workflow_of(s))
+            for s in snap.managed()
+            if s.comments or rt.config.labels.approved in s.item.labels
+        ]
+
+    def _read_one(self, rt: Runtime, number: int) -> WorkUnit:
+        """The event path: re-read the item from the API instead of trusting the payload."""
+        snap = rt.extra.setdefault("snapshot", Snapshot())
+        assert isinstance(snap, Snapshot)
+        item = rt.port.get_item(number)
+        state = snap.items.get(number) or snap.add(item)
+        state.item = item
+        state.comments = sorted(rt.port.list_item_comments(number), key=lambda c: (c.created_at, c.id))
+        load_pulls(rt.port, snap)
+        return WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        assert unit.state is not None
+        state = unit.state
+        needs_events = commands_stage.needs_label_events(state.item, rt.config)
+        ctx = context_of(rt, state, with_events=needs_events)
+        workflow = rt.workflow(unit.workflow)
+        risk_label = state.item.label_value("risk::")
+        risk: Any = risk_label if risk_label in ("low", "medium", "high") else None
+        risk = risk or (workflow.risk if workflow else "high")
+        logins = commands_stage.logins_to_check(ctx, rt.bot_login, config=rt.config)
+        permissions = {login: self._permission(rt, login) for login in sorted(logins)}
+        approvers = frozenset(login for login in sorted(logins) if self._is_approver(rt, login))
+        head = state.pull_request.head_sha if state.pull_request else None
+        return commands_stage.plan_commands(
+            ctx,
+            config=rt.config,
+            risk=risk,
+            bot_login=rt.bot_login,
+            permissions=permissions,
+            approver_logins=approvers,
+            now=rt.now,
+            head_sha=head,
+        )
+
+    def _permission(self, rt: Runtime, login: str) -> Permission:
+        """Fail closed: any error while checking means no permission."""
+        if login not in self._permissions:
+            try:
+                self._permissions[login] = rt.port.get_permission(login)
+            except GitHubError:
+                self._permissions[login] = "none"
+        return self._permissions[login]
+
+    def _is_approver(self, rt: Runtime, login: str) -> bool:
+        if login not in self._approvers:
+            listed = login.lower() in {u.lower() for u in rt.config.approvers.users}
+            member = False
+            for team in rt.config.approvers.teams:
+                if listed or member:
+                    break
+                try:
+                    member = rt.port.is_team_member(team, login)
+                except GitHubError:
+                    member = False
+            self._approvers[login] = listed or member
+        return self._approvers[login]
+
+
+class SweepStage:
+    """Drift repair, SLA reminders and escalations, orphaned deliverables."""
+
+    name = "sweep"
+    estimated_requests = 4
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        snap = snapshot_of(rt)
+        load_pulls(rt.port, snap)
+        units = []
+        for state in snap.items.values():
+            if state.item.state == "open":
+                units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
+        return sorted(units, key=lambda u: u.number or 0)
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        assert unit.state is not None
+        workflow = rt.workflow(unit.workflow)
+        bare = context_of(rt, unit.state)
+        needs = sweep_stage.needs_label_events(
+            bare, workflow=workflow, config=rt.config, now=rt.now, bot_login=rt.bot_login
+        )
+        ctx = context_of(rt, unit.state, with_events=needs)
+        return sweep_stage.plan_sweep(
+            ctx, workflow=workflow, config=rt.config, now=rt.now, bot_login=rt.bot_login
+        )
+
+
+def finish_interrupted(rt: Runtime) -> list[str]:
+    """Before planning: complete transitions a killed run left half-done (two state labels).
+
+    Decided from the transition table, else from the label history (the later label wins);
+    anything still ambiguous is left for sweep, which flags it for a person.
+    """
+    snap = snapshot_of(rt)
+    repaired = []
+    for state in snap.managed():
+        labels = state.item.labels
+        if sum(1 for x in labels if x.startswith("state::")) != 2:
+            continue
+        target = resolve_interrupted(labels)
+        if target is None:
+            events = label_events(rt.port, snap, state.item.number)
+            applied = [e for e in events if e.event == "labeled" and e.label in labels]
+            if applied and applied[-1].actor.login == rt.bot_login:
+                target = current_state([applied[-1].label])
+        if target is None:
+            continue
+        stale = [x for x in labels if x.startswith("state::") and x != target.label]
+        repaired.append(f"#{state.item.number}: {', '.join(stale)} -> {target.label}")
+        if not rt.dry_run:
+            for label in stale:
+                rt.port.remove_label(state.item.number, label)
+            state.item = replace(state.item, labels=tuple(x for x in labels if x not in stale))
+    return repaired
