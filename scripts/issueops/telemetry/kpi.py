@@ -145,17 +145,14 @@ class ItemHistory:
         return min(starts) if starts else None
 
 
-def build_histories(events: Iterable[dict[str, Any]]) -> dict[tuple[str, int], ItemHistory]:
-    """Per-item histories from time-ordered events (only events with an integer `item`)."""
+def build_histories(timed: Iterable[tuple[datetime, dict[str, Any]]]) -> dict[tuple[str, int], ItemHistory]:
+    """Per-item histories from time-ordered (time, event) pairs (events with an integer `item`)."""
     items: dict[tuple[str, int], ItemHistory] = {}
-    for record in events:
+    for at, record in timed:
         number = record.get("item")
         if not isinstance(number, int) or isinstance(number, bool):
             continue
         repo = str(record.get("repo", ""))
-        at = parse_ts(record.get("ts"))
-        if at is None:
-            continue
         history = items.setdefault((repo, number), ItemHistory(repo=repo, number=number))
         event = record.get("event")
         workflow = record.get("workflow")

@@ -38,11 +38,15 @@ class ReadWarning:
 
 @dataclass
 class ReadResult:
-    """The events of every file (sorted by time) and what had to be skipped."""
+    """The events of every file (sorted by time, each with its parsed `ts`) and what was skipped."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    timed: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
     warnings: list[ReadWarning] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [record for _, record in self.timed]
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -110,7 +114,7 @@ def read_directory(directory: Path) -> ReadResult:
                 continue
             timed.append((moment, len(timed), line.record))
     timed.sort(key=lambda entry: (entry[0], entry[1]))
-    result.events = [record for _, _, record in timed]
+    result.timed = [(moment, record) for moment, _, record in timed]
     return result
 
 

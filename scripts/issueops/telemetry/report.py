@@ -20,7 +20,7 @@ from typing import Any
 from issueops.errors import UserError
 from issueops.states import State
 from issueops.telemetry.kpi import ItemHistory, Stat, build_histories, parse_bound
-from issueops.telemetry.reader import parse_ts, read_directory
+from issueops.telemetry.reader import read_directory
 from issueops.telemetry.report_model import (
     AUDIT_COLUMNS,
     ApiUsage,
@@ -61,8 +61,8 @@ def build_report(
     """Read every telemetry file under `directory` and compute the KPIs of the window."""
     window = _Window(parse_bound(since, "--since"), parse_bound(until, "--until"))
     read = read_directory(directory)
-    timed = [(at, e) for e in read.events if (at := parse_ts(e.get("ts"))) and window.before_end(at)]
-    histories = build_histories(e for _, e in timed)
+    timed = [(at, e) for at, e in read.timed if window.before_end(at)]
+    histories = build_histories(timed)
     chosen = {k: h for k, h in histories.items() if workflow is None or h.workflow == workflow}
     as_of = window.until or (timed[-1][0] if timed else None)
     in_window = [(at, e) for at, e in timed if at in window and _selected(e, chosen, workflow)]
@@ -72,7 +72,7 @@ def build_report(
         until=format_ts(window.until) if window.until else None,
         workflow=workflow,
         as_of=format_ts(as_of) if as_of else None,
-        events_read=len(read.events),
+        events_read=len(read.timed),
         events_in_window=len(in_window),
         items=len(chosen),
         warnings=[str(w) for w in read.warnings],
@@ -135,7 +135,7 @@ def _item_kpis(report: Report, items: list[ItemHistory], window: _Window, as_of:
                     first_approval.append(_seconds(entered, min(firsts)))
     order = {name: i for i, name in enumerate(STATE_ORDER)}
     report.states_now = {s: states.get(s, 0) for s in STATE_ORDER} | {
-        s: n for s, n in sorted(states.items()) if s not in order
+        s: n for s, n in sorted(states.items(), key=lambda kv: (-kv[1], kv[0])) if s not in order
     }
     report.throughput = _fill_days(per_day)
     report.lead_time = Stat.of(lead)
@@ -248,7 +248,7 @@ def _count(value: Any) -> int:
 
 def _run_row(at: datetime, record: dict[str, Any]) -> RunRow:
     return RunRow(
-        ts=format_ts(at),
+        ts=_ts(at, record),
         run_id=str(record.get("run_id", "")),
         command=str(record.get("command", "")),
         requests_made=_count(record.get("requests_made")),
@@ -257,6 +257,12 @@ def _run_row(at: datetime, record: dict[str, Any]) -> RunRow:
         items_deferred=_count(record.get("items_deferred")),
         exit_code=_count(record.get("exit_code")),
     )
+
+
+def _ts(at: datetime, record: dict[str, Any]) -> str:
+    """The line's own timestamp text when it has one (as written), else the parsed one."""
+    value = record.get("ts")
+    return value if isinstance(value, str) else format_ts(at)
 
 
 def _text(value: Any) -> str:
@@ -270,7 +276,7 @@ def _audit_row(at: datetime, record: dict[str, Any], chosen: Chosen) -> AuditRow
     transition = record.get("event") == "item.transition"
     reason = record.get("cause") if transition else record.get("reason", record.get("gate"))
     return AuditRow(
-        ts=format_ts(at),
+        ts=_ts(at, record),
         run_id=_text(record.get("run_id")),
         item=number,
         event=_text(record.get("event")),

@@ -170,15 +170,19 @@ def _cards(report: Report) -> str:
     return f'<section class="cards">{cards}</section>'
 
 
+def _not_charted(total: int, what: str) -> str:
+    return f"{total - BARS_CHARTED:,} more {what} not charted." if total > BARS_CHARTED else ""
+
+
 def _states(report: Report) -> str:
-    labels = list(report.states_now)
+    labels = list(report.states_now)[:BARS_CHARTED]
     values = [float(report.states_now[s]) for s in labels]
     if not any(values):
         chart = svg.empty("states-now", "No items yet.")
     else:
-        chart = svg.hbar(
-            "states-now", "Items by state now", labels, [svg.Series("items", "items", values)], _count
-        )
+        series = [svg.Series("items", "items", values)]
+        caption = _not_charted(len(report.states_now), "states")
+        chart = svg.hbar("states-now", "Items by state now", labels, series, _count, caption)
     return _panel("Items by state now", chart)
 
 
@@ -204,15 +208,17 @@ def _throughput(report: Report) -> str:
 def _durations(report: Report) -> str:
     states = list(report.time_in_state.items())
     if states:
+        charted = states[:BARS_CHARTED]
         chart = svg.hbar(
             "time-in-state",
             "Hours in each state (P50 and P95)",
-            [name for name, _ in states],
+            [name for name, _ in charted],
             [
-                svg.Series("p50_hours", "P50", [round((s.p50 or 0) / 3600, 3) for _, s in states]),
-                svg.Series("p95_hours", "P95", [round((s.p95 or 0) / 3600, 3) for _, s in states]),
+                svg.Series("p50_hours", "P50", [round((s.p50 or 0) / 3600, 3) for _, s in charted]),
+                svg.Series("p95_hours", "P95", [round((s.p95 or 0) / 3600, 3) for _, s in charted]),
             ],
             _hours,
+            _not_charted(len(states), "states"),
         )
     else:
         chart = svg.empty("time-in-state", "No item left a state in this window.")
@@ -240,6 +246,7 @@ def _approvals(report: Report) -> str:
             [reason for reason, _ in denied],
             [svg.Series("denied", "denied", [float(n) for _, n in denied])],
             _count,
+            _not_charted(len(a.denied), "reasons"),
         )
     else:
         chart = svg.empty("approval-denials", "No approval was denied in this window.")
@@ -285,6 +292,7 @@ def _failures(report: Report) -> str:
         [f"{f.failure_class}/{f.failure_code}" for f in top],
         [svg.Series("events", "events", [float(f.count) for f in top])],
         _count,
+        _not_charted(len(report.failures), "kinds"),
     )
     table = _table(
         ["class", "code", "events", "items", "last hint"],

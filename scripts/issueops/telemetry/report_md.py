@@ -115,9 +115,9 @@ def _document(report: Report, rows: int, points: int) -> str:
     )
     out.append("")
     out += _summary(report)
-    out += _states(report, rows)
+    out += _states(report, rows, points)
     out += _throughput(report, rows, points)
-    out += _durations(report, rows)
+    out += _durations(report, rows, points)
     out += _approvals(report, rows)
     out += _failures(report, rows)
     out += _api(report, rows, points)
@@ -147,10 +147,10 @@ def _summary(report: Report) -> list[str]:
     return [*_table(["KPI", "value"], figures, len(figures), "rows"), ""]
 
 
-def _states(report: Report, rows: int) -> list[str]:
+def _states(report: Report, rows: int, points: int) -> list[str]:
     out = ["## Items by state now", ""]
     pairs = list(report.states_now.items())
-    out += _pie("Items by state now", pairs)
+    out += _pie("Items by state now", pairs[:points])
     out += [*_table(["state", "items"], pairs, rows, "states"), ""]
     return out
 
@@ -168,7 +168,7 @@ def _throughput(report: Report, rows: int, points: int) -> list[str]:
     return out
 
 
-def _durations(report: Report, rows: int) -> list[str]:
+def _durations(report: Report, rows: int, points: int) -> list[str]:
     out = ["## Lead time (triage → done)", ""]
     out += _table(["", "items", "P50", "P95", "mean"], [_stat_row("lead time", report.lead_time)], 1, "rows")
     if report.lead_time_unknown:
@@ -180,8 +180,9 @@ def _durations(report: Report, rows: int) -> list[str]:
     states = list(report.time_in_state.items())
     if not states:
         return [*out, "No item left a state in this window.", ""]
-    p50_hours = [round((s.p50 or 0) / 3600, 2) for _, s in states]
-    out += _xychart("Median hours in state", [name for name, _ in states], "hours", [("bar", p50_hours)])
+    charted = states[:points]
+    p50_hours = [round((s.p50 or 0) / 3600, 2) for _, s in charted]
+    out += _xychart("Median hours in state", [name for name, _ in charted], "hours", [("bar", p50_hours)])
     header = ["state", "visits", "P50", "P95", "mean"]
     out += [*_table(header, [_stat_row(n, s) for n, s in states], rows, "states"), ""]
     return out

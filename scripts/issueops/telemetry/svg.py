@@ -66,7 +66,9 @@ def _legend(series: Sequence[Series], y: float) -> str:
     return "".join(parts)
 
 
-def hbar(chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], fmt: Fmt) -> str:
+def hbar(
+    chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], fmt: Fmt, caption: str = ""
+) -> str:
     """Horizontal bars, one group per label, one bar per series (states, reasons, durations)."""
     longest = max((min(len(label), 22) for label in labels), default=4)
     label_w = min(max(48.0, longest * CHAR_W + 10), 160.0)
@@ -95,7 +97,7 @@ def hbar(chart_id: str, title: str, labels: Sequence[str], series: Sequence[Seri
                 f"{escape(fmt(value))}</text>"
             )
         y += group_h + group_gap
-    return _figure(chart_id, title, "".join(parts), max(y, 20.0))
+    return _figure(chart_id, title, "".join(parts), max(y, 20.0), caption)
 
 
 def vbar(chart_id: str, title: str, labels: Sequence[str], series: Series, fmt: Fmt) -> str:

@@ -3,7 +3,8 @@
 Each line's `prev` is the sha256 of the line before it in the same file (the first line's is the
 genesis value) and `seq` is its position. A break in the chain says which kind of damage it is:
 a line changed (its successor no longer points to it), removed (a gap in `seq`), reordered or
-inserted (a line points to a line that is not just before it), torn or malformed (not JSON).
+inserted (a line points to a line that is not just before it), duplicated (the same bytes twice),
+torn or malformed (not JSON), foreign (another run's line).
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ def _verify_file(path: Path, lines: list[RawLine], result: VerifyResult) -> None
             continue
         completed = completed or record.get("event") == "run.completed"
         _check_line(path, line, record, result)
+        original = first_at[hashes[index]]
+        if original != index:
+            message = f"a copy of line {lines[original].lineno}"
+            result.errors.append(Finding("duplicated", path, line.lineno, message))
+            continue
         expected = GENESIS if index == 0 else hashes[index - 1]
         if record["prev"] != expected:
             finding = _classify(path, lines, index, record, first_at)
