@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from issueops.model import Actor, Comment, ItemContext, LabelEvent, marker
+from issueops.model import Actor, Comment, ItemContext, LabelEvent
+from issueops.stages.common import bot_comment, marked
 
 # A hidden `key=value` field in the bot's comments: `<!-- issueops-data:key=value -->`.
 _DATA_RE = re.compile(r"<!-- issueops-data:([a-z0-9_-]+)=([^>]*?) -->")
@@ -58,8 +59,7 @@ def last_labeled(
 def own_comment(comments: Iterable[Comment], key: str, *, bot_login: str) -> Comment | None:
     """The pipeline's comment carrying `marker(key)`; a marker typed by anyone else is ignored.
     With several (a crash between create and record), the oldest one is the canonical one."""
-    found = [c for c in comments if is_own(c.author, bot_login) and c.has_marker(key)]
-    return min(found, key=lambda c: (c.created_at, c.id)) if found else None
+    return bot_comment(comments, key, bot_login)
 
 
 def data_field(name: str, value: str) -> str:
@@ -76,7 +76,7 @@ def read_data_field(body: str, name: str) -> str | None:
 
 def with_marker(key: str, text: str) -> str:
     """A comment body that starts with its marker, so the applier and later runs find it."""
-    return f"{marker(key)}\n{text.strip()}\n"
+    return marked(key, f"{text.strip()}\n")
 
 
 def stamp(moment: datetime) -> str:

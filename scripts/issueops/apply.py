@@ -28,17 +28,11 @@ from issueops.model import (
     UpdateBody,
     UpsertComment,
     WorkItem,
-    marker,
 )
+from issueops.stages.common import bot_comment, marked
 from issueops.states import check_transition, label_changes, parse_state
 
 EventSink = Callable[..., object]
-
-
-def with_marker(key: str, body: str) -> str:
-    """The bot's comment body for `key`: the hidden marker first, so it is found again."""
-    tag = marker(key)
-    return body if body.startswith(tag) else f"{tag}\n{body}"
 
 
 @dataclass
@@ -50,11 +44,7 @@ class ItemState:
     pull_request: PullRequest | None = None
 
     def bot_comment(self, key: str, bot_login: str) -> Comment | None:
-        tag = marker(key)
-        for comment in self.comments:
-            if comment.author.login == bot_login and tag in comment.body:
-                return comment
-        return None
+        return bot_comment(self.comments, key, bot_login)
 
 
 @dataclass
@@ -179,7 +169,7 @@ class Applier:
         )
 
     def _upsert_comment(self, action: UpsertComment, state: ItemState, result: ApplyResult) -> None:
-        body = with_marker(action.key, action.body)
+        body = marked(action.key, action.body)
         existing = state.bot_comment(action.key, self.bot_login)
         if existing is None:
             created = self.port.create_comment(state.item.number, body)

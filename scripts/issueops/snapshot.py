@@ -8,7 +8,6 @@ same ItemState objects, so what one stage writes the next one sees.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,19 +15,14 @@ from datetime import datetime
 from issueops.apply import ItemState
 from issueops.github.port import GitHubPort
 from issueops.model import LabelEvent, PullRequest, WorkItem
+from issueops.stages.sweep_orphans import item_of_branch
 from issueops.states import STATE_PREFIX
 
 MANAGED_PREFIXES = (STATE_PREFIX, "workflow::", "source::")
-_BRANCH = re.compile(r"^issueops/(\d+)-")
 
 
 def is_managed(item: WorkItem) -> bool:
     return any(label.startswith(MANAGED_PREFIXES) for label in item.labels)
-
-
-def item_of_branch(branch: str) -> int | None:
-    match = _BRANCH.match(branch)
-    return int(match.group(1)) if match else None
 
 
 @dataclass
