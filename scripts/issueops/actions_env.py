@@ -483,6 +483,11 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def _message(env: Mapping[str, str], kind: str, text: str, title: str) -> str:
+    """An annotation on a runner (shown on the run page); a plain line anywhere else."""
+    return annotate(kind, text, title=title) if in_actions(env) else f"{kind}: {text}"
+
+
 def main(
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -500,18 +505,22 @@ def main(
         words, extra = split_command(args[1:])
         inputs = resolve_inputs(environ)
     except InputError as exc:
-        out(annotate("error", str(exc), title="issueops input"))
+        out(_message(environ, "error", str(exc), "issueops input"))
         return exc.exit_code
     full, warnings = build_argv(words, extra, inputs)
     for warning in warnings:
-        out(annotate("warning", warning, title="issueops input"))
+        out(_message(environ, "warning", warning, "issueops input"))
     if in_actions(environ) and inputs.token_env and inputs.token_env != "GITHUB_TOKEN":  # noqa: S105
         secret = environ.get(inputs.token_env, "")
         if secret:
             out(mask(secret))  # only on a runner, where the command is consumed, never shown
     mode = "dry run" if inputs.dry_run else "live"
     if inputs.dry_run:
-        out(annotate("notice", f"dry run: no write will be sent ({inputs.dry_run_reason})", title="issueops"))
+        out(
+            _message(
+                environ, "notice", f"dry run: no write will be sent ({inputs.dry_run_reason})", "issueops"
+            )
+        )
     out(f"issueops ({mode}: {inputs.dry_run_reason}): issueops {shlex.join(full)}")
     sys.stdout.flush()
     sys.stderr.flush()

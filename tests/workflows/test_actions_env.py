@@ -593,11 +593,19 @@ def test_main_launches_issueops_with_validated_options() -> None:
     assert not any(line.startswith("::notice") for line in rec.lines)
 
 
-def test_main_announces_a_dry_run() -> None:
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"GITHUB_ACTIONS": "true"}, "::notice title=issueops::dry run: no write will be sent"),
+        ({}, "notice: dry run: no write will be sent"),
+    ],
+    ids=["an annotation on a runner", "a plain line elsewhere"],
+)
+def test_main_announces_a_dry_run(env: dict[str, str], line: str) -> None:
     rec = Recorder()
-    assert ae.main(["exec", "sweep"], {}, rec.execute, rec.out) == 0
+    assert ae.main(["exec", "sweep"], env, rec.execute, rec.out) == 0
     assert rec.calls[0][1][3:] == ["--dry-run", "sweep"]
-    assert any(line.startswith("::notice title=issueops::dry run") for line in rec.lines)
+    assert any(got.startswith(line) for got in rec.lines)
 
 
 @pytest.mark.parametrize(
@@ -612,7 +620,7 @@ def test_main_announces_a_dry_run() -> None:
 )
 def test_main_refuses_before_running_anything(argv: list[str], env: dict[str, str], message: str) -> None:
     rec = Recorder()
-    assert ae.main(argv, env, rec.execute, rec.out) == 2
+    assert ae.main(argv, {**env, "GITHUB_ACTIONS": "true"}, rec.execute, rec.out) == 2
     assert rec.calls == []
     assert rec.lines[0].startswith(message)
 
