@@ -27,12 +27,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from issueops.errors import UserError
 
 STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step, enforced by the runner (larger uploads are dropped)
-AnnotationKind = Literal["error", "warning", "notice"]
 _KINDS: frozenset[str] = frozenset({"error", "warning", "notice"})
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -416,6 +415,12 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     token_env = env.get("ISSUEOPS_INPUT_TOKEN_ENV", "").strip() or None
     if token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
         raise InputError(f"input `token-env` must be an environment variable name, got {token_env[:40]!r}")
+    api_url = env.get("ISSUEOPS_INPUT_API_URL", "").strip() or None
+    if api_url is not None and not re.fullmatch(r"https?://[^\s]+", api_url):
+        raise InputError(f"input `api-url` must be an http(s) URL, got {api_url[:80]!r}")
+    config = env.get("ISSUEOPS_INPUT_CONFIG", "").strip() or None
+    if config is not None and config.startswith("-"):
+        raise InputError(f"input `config` must be a file path, got {config[:80]!r}")
     repo = env.get("ISSUEOPS_INPUT_REPO", "").strip() or None
     if repo is not None and not _REPO.fullmatch(repo):
         raise InputError(f"input `repo` must look like OWNER/NAME, got {repo[:80]!r}")
@@ -425,8 +430,8 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
         limit=_number(env, "ISSUEOPS_INPUT_LIMIT", "limit", 0),
         max_requests=_number(env, "ISSUEOPS_INPUT_MAX_REQUESTS", "max_requests", 1),
         item=_number(env, "ISSUEOPS_INPUT_ITEM", "item", 1),
-        api_url=env.get("ISSUEOPS_INPUT_API_URL", "").strip() or None,
-        config=env.get("ISSUEOPS_INPUT_CONFIG", "").strip() or None,
+        api_url=api_url,
+        config=config,
         token_env=token_env,
         repo=repo,
         telemetry=env.get("ISSUEOPS_INPUT_TELEMETRY", "").strip() or None,
