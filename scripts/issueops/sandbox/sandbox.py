@@ -466,7 +466,7 @@ class Sandbox:
         if payload is None:
             payload = b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
         headers: dict[str, str] = {}
-        if reply.status != 304 or payload:
+        if payload:
             headers["Content-Type"] = _JSON_TYPE
         if bucket is not None and not fault:
             headers.update(bucket.headers(self.clock.timestamp()))

@@ -39,7 +39,8 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 if name.lower() not in ("date", "server"):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            if reply.status not in (204, 304):  # bodiless statuses carry no Content-Length
+                self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if self.command != "HEAD" and reply.body:
                 self.wfile.write(reply.body)
@@ -48,6 +49,10 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def version_string(self) -> str:
             return "issueops-sandbox"
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """`Date` comes from the virtual clock, consistent with `x-ratelimit-reset`."""
+            return sandbox.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the ledger records every request."""
