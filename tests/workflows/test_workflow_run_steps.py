@@ -120,11 +120,18 @@ def test_republishing_the_same_artifact_changes_nothing(tmp_path: Path, origin: 
 
 @needs_git
 def test_unexpected_names_are_skipped_and_odd_folders_dated(tmp_path: Path, origin: Path) -> None:
-    files = {"2026-11-21/a.jsonl": LINE_A, "x/evil name.jsonl": "x\n", "art/b.jsonl": LINE_B, "c.txt": "c"}
+    files = {
+        "2026-11-21/a.jsonl": LINE_A,
+        "issueops-telemetry-assign-102-1/2026-11-20/d.jsonl": LINE_A,  # unpacked under the artifact name
+        "x/evil name.jsonl": "x\n",
+        "art/b.jsonl": LINE_B,
+        "c.txt": "c",
+    }
     result = _run(*_publish_cmd(tmp_path, origin, "102", files))
     assert result.returncode == 0, result.stderr
     published = _branch_files(origin)
     assert published["telemetry/2026-11-21/a.jsonl"] == LINE_A
+    assert published["telemetry/2026-11-20/d.jsonl"] == LINE_A
     assert [p for p in published if p.endswith("/b.jsonl")]  # filed under the publishing day
     assert not [p for p in published if "evil" in p or p.endswith(".txt")]
     assert "::warning::skipped a file" in result.stderr
