@@ -64,5 +64,7 @@ def label_set(config: Config, workflows: Sequence[WorkflowSchema]) -> list[Label
         LabelDef(names.approved, "0e8a16", "Approval by an authorized person (counted once per person)"),
         LabelDef(names.sla_breached, "b60205", "Past its escalation time"),
         LabelDef(names.needs_human, "d876e3", "The pipeline needs a person to decide"),
+        LabelDef("issueops::incident", "b60205", "Opened by a failing health check"),
+        LabelDef("issueops::check-failing", "e11d21", "Its health check is failing right now"),
     ]
     return labels

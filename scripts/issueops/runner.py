@@ -189,15 +189,12 @@ class Runner:
                 with rt.budget.item_scope(stage.estimated_requests):
                     plan = stage.plan(rt, unit)
                     if not plan.actions:
+                        self._record_events(unit, plan)  # e.g. a source that could not be read
                         continue
                     self._record_rows(stage.name, unit, plan)
                     if not rt.dry_run:
                         self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
-                        for event in plan.events:
-                            fields = dict(event)
-                            name = str(fields.pop("event"))
-                            fields.pop("item", None)
-                            rt.telemetry.emit(name, item=unit.number, **fields)
+                        self._record_events(unit, plan)
                 counts["changed"] += 1
                 summary.items_changed += 1
             except BudgetExhausted as stop:
@@ -208,6 +205,16 @@ class Runner:
                 self._fail(stage, unit, exc)
 
     # --- bookkeeping --------------------------------------------------------------------------
+
+    def _record_events(self, unit: WorkUnit, plan: Plan) -> None:
+        if self.rt.dry_run:
+            return
+        for event in plan.events:
+            fields = dict(event)
+            name = str(fields.pop("event"))
+            item = fields.pop("item", None)
+            number = unit.number if unit.number is not None else item
+            self.rt.telemetry.emit(name, item=number if isinstance(number, int) else None, **fields)
 
     def _record_rows(self, stage: str, unit: WorkUnit, plan: Plan) -> None:
         target = f"#{unit.number}" if unit.number is not None else unit.key

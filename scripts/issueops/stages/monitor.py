@@ -144,7 +144,6 @@ def _entry_plans(
                 None,
                 [create],
                 [f"{source.name}: new entry {entry.key}"],
-                [{"event": "intake.created", "source": source.name, "kind": source.type, "key": entry.key}],
             )
         )
     return plans
