@@ -53,7 +53,8 @@ table{border-collapse:collapse;width:100%;font-size:.9rem;font-variant-numeric:t
 th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 th{color:var(--muted);font-weight:600}
 td.n{text-align:right}
-td.wrap{white-space:normal;min-width:12rem}
+td.wrap{white-space:normal;min-width:8rem}
+@media (max-width:30rem){table{font-size:.8rem}th,td{padding:.25rem .35rem}.panel{padding:.7rem}}
 details summary{cursor:pointer;color:var(--muted);margin:.4rem 0}
 ul.warn{padding-left:1.2rem;font-size:.85rem;overflow-wrap:anywhere}
 """
@@ -102,6 +103,7 @@ def _stat_rows(rows: Sequence[tuple[str, Stat]]) -> str:
             ]
             for name, s in rows
         ],
+        wrap=0,
     )
 
 
@@ -321,18 +323,18 @@ def _api(report: Report) -> str:
         chart = svg.empty("api-requests", "No run completed in this window.")
     per_item = _count(api.per_item_changed) if api.per_item_changed is not None else "—"
     figures: list[list[object]] = [
-        ["runs", api.runs],
-        ["failed runs (exit code ≠ 0)", api.failed_runs],
-        ["requests made", api.requests_made],
-        ["requests counted against the limit", api.requests_counted],
+        ["runs", f"{api.runs:,}"],
+        ["failed runs (exit code ≠ 0)", f"{api.failed_runs:,}"],
+        ["requests made", f"{api.requests_made:,}"],
+        ["requests counted against the limit", f"{api.requests_counted:,}"],
         [
             "requests per run P50 / P95 / max",
             " / ".join(_opt(v) for v in (api.per_run.p50, api.per_run.p95, api.per_run.max)),
         ],
         ["requests per item changed", per_item],
         ["waits", f"{api.waits:,} ({human_duration(api.wait_seconds)})"],
-        ["budget stops", budget.stops],
-        ["items deferred", budget.items_deferred],
+        ["budget stops", f"{budget.stops:,}"],
+        ["items deferred", f"{budget.items_deferred:,}"],
     ]
     note = f'<p class="note">{escape(report.run_level_note)}</p>' if report.run_level_note else ""
     extra = ""
@@ -340,7 +342,7 @@ def _api(report: Report) -> str:
         extra += _table(["budget stop: reason", "count"], list(budget.by_reason.items()))
     if api.runs_by_command:
         extra += _table(["command", "runs"], list(api.runs_by_command.items()))
-    return _panel("API usage and budget", note, chart, _table(["", "value"], figures), extra)
+    return _panel("API usage and budget", note, chart, _table(["", "value"], figures, wrap=0), extra)
 
 
 def _opt(value: float | None) -> str:
