@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -200,3 +201,22 @@ def test_cli_serve_reports_scenario_errors_with_file_and_line(tmp_path: Path) ->
     )
     assert done.returncode == 1
     assert f"{bad}:3:" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"bogus": 1},
+        {"nth": "2"},
+        {"status": 1000},
+        {"timeout": "slow"},
+        {"timeout": "connect", "apply": True},
+    ],
+    ids=["unknown-field", "nth-as-text", "status-out-of-range", "unknown-timeout", "connect-timeout-applied"],
+)
+def test_bad_fault_specs_are_422_with_a_reason(spec: dict[str, object]) -> None:
+    sb = build_world()
+    reply = sb.handle("POST", "/_sandbox/faults", {}, json.dumps(spec).encode())
+    assert reply.status == 422
+    assert reply.json()["message"]
+    assert len(sb.faults) == 0

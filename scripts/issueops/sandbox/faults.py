@@ -31,6 +31,17 @@ class Fault:
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
+        for name, kind in (("status", int), ("nth", int), ("seed", int)):
+            if not isinstance(getattr(self, name), kind) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"fault {name} must be an integer, got {getattr(self, name)!r}")
+        if self.times is not None and (not isinstance(self.times, int) or self.times < 0):
+            raise ValueError(f"fault times must be a non-negative integer or null, got {self.times!r}")
+        if self.retry_after is not None and not isinstance(self.retry_after, int):
+            raise ValueError(
+                f"fault retry_after must be an integer number of seconds, got {self.retry_after!r}"
+            )
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"fault status must be an HTTP status (100-599), got {self.status}")
         if self.timeout is not None and self.timeout not in TIMEOUT_KINDS:
             raise ValueError(f"fault timeout must be 'read' or 'connect', got {self.timeout!r}")
         if self.timeout == "connect" and self.apply:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from issueops.sandbox.sandbox import Sandbox, SandboxTimeout
+from issueops.sandbox.sandbox import Sandbox, SandboxResponse, SandboxTimeout
 
 
 def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
@@ -35,6 +38,12 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            except Exception as exc:  # a sandbox bug: say so instead of dropping the connection
+                traceback.print_exc(file=sys.stderr)
+                payload = json.dumps(
+                    {"message": f"sandbox internal error: {exc!r}", "status": "500"}
+                ).encode()
+                reply = SandboxResponse(500, {"Content-Type": "application/json; charset=utf-8"}, payload)
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 if name.lower() not in ("date", "server"):
