@@ -148,48 +148,6 @@ def test_inprocess_passes_other_urls_and_accepts_extra_routes() -> None:
         assert reply.json()["url"] == "https://api.sandbox.example/repos/acme/ops"
 
 
-def test_cli_serve_demo_done_when() -> None:
-    """`issueops sandbox serve`: paginated list with Link, 304 uncounted, a reader cannot create a label."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "issueops", "sandbox", "serve", "--scenario", str(DEMO), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        bot = {"Authorization": "token bot-token"}
-        first = requests.get(f"{url}/repos/acme/ops/issues", params={"per_page": 2}, headers=bot, timeout=5)
-        assert first.status_code == 200
-        assert len(first.json()) == 2
-        assert 'rel="next"' in first.headers["Link"]
-        again = requests.get(
-            f"{url}/repos/acme/ops/issues",
-            params={"per_page": 2},
-            headers={**bot, "If-None-Match": first.headers["ETag"]},
-            timeout=5,
-        )
-        assert again.status_code == 304
-        entries = requests.get(f"{url}/_sandbox/ledger", timeout=5).json()["entries"]
-        assert [(e["status"], e["counted"]) for e in entries] == [(200, True), (304, False)]
-        denied = requests.post(
-            f"{url}/repos/acme/ops/labels",
-            json={"name": "from-a-reader", "color": "ffffff"},
-            headers={"Authorization": "token erin-token"},
-            timeout=5,
-        )
-        assert denied.status_code == 403
-        assert (
-            requests.get(f"{url}/repos/acme/ops/labels/from-a-reader", headers=bot, timeout=5).status_code
-            == 404
-        )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_cli_serve_reports_scenario_errors_with_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("repo: acme/ops\nusers:\n  - {login: x, permission: owner}\n", encoding="utf-8")

@@ -25,7 +25,7 @@ def list_repo_comments(ctx: Ctx) -> Reply:
     sort = choice(ctx, "sort", ("created", "updated"), "created") if "sort" in ctx.query else None
     items = [c for c in ctx.state.comments.values() if since is None or c.updated_at >= since]
     if sort is not None:
-        descending = direction(ctx, "desc")
+        descending = direction(ctx, "asc")  # the description gives no default; oldest first, as unsorted
         items.sort(
             key=lambda c: (c.updated_at if sort == "updated" else c.created_at, c.id), reverse=descending
         )
