@@ -17,13 +17,21 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow_runsteps import ACTION, WORKFLOWS, command, find_step, run_steps
+import requests
+import yaml
+from workflow_runsteps import ACTION, ROOT, WORKFLOWS, command, find_step, run_steps
 
 from issueops import actions_env
+from issueops.sandbox import Sandbox
+from issueops.sandbox.server import serve
 
 needs_git = pytest.mark.skipif(
     shutil.which("git") is None or shutil.which("base64") is None, reason="needs git and base64"
@@ -425,14 +433,351 @@ def test_every_launcher_step_is_covered_above() -> None:
                 assert (path.name, step.name) in covered, f"{step.label} has no chain case"
 
 
-@pytest.mark.skip(reason="needs the stage commands wired into the CLI; see the module docstring")
-def test_stage_steps_against_the_sandbox() -> None:
-    """To do once `issueops assign` and friends run end to end:
-    start `issueops sandbox serve --scenario <scenario> --port 0`, read the base URL it prints,
-    then for each stage workflow run its issueops step via `command(step, context, base)` with
-    the real interpreter first on PATH, `ISSUEOPS_INPUT_API_URL` set to the sandbox URL (or
-    GITHUB_API_URL in `base`), `GITHUB_TOKEN=bot-token`, `GITHUB_ACTIONS=true`,
-    `GITHUB_STEP_SUMMARY`/`GITHUB_OUTPUT` in tmp_path; assert exit 0, the step summary holds the
-    plan (dry run) or the changes, the outputs parse, and `/_sandbox/ledger` shows no write in a
-    dry run and the expected writes in a live one.
+# --- the stage steps for real: the CLI against the sandbox GitHub over HTTP ------------------------
+
+BOT_TOKEN = "bot-token"  # the sandbox bot's token (demo scenario), checked never to be printed
+FEED_XML = (
+    '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+    "<title>Acme status</title><id>tag:status.example.com,2026:history</id>"
+    "<updated>2026-11-23T08:40:00Z</updated><entry><id>tag:status.example.com,2026:incident-981</id>"
+    "<title>Elevated error rates on the payments API</title>"
+    '<link href="https://status.example.com/incidents/981"/><updated>2026-11-23T08:40:00Z</updated>'
+    "<summary>Resolved.</summary></entry></feed>\n"
+)
+
+
+class _Web(BaseHTTPRequestHandler):
+    """The intake sources' web (a feed and a health check) on 127.0.0.1: the run stays offline."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+        if self.path == "/feed.atom":
+            body, kind = FEED_XML.encode(), "application/atom+xml"
+        else:
+            body, kind = b'{"status": "ok"}', "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base signature
+        del format, args
+
+
+@dataclass
+class World:
+    """A checkout-like working directory, the sandbox GitHub serving it, the sources' web."""
+
+    sandbox: Sandbox
+    api_url: str
+    workdir: Path
+    temp: Path
+
+
+@dataclass
+class StepRun:
+    result: subprocess.CompletedProcess[str]
+    summary: str
+    outputs: dict[str, str]
+
+
+def _checkout(workdir: Path, web_url: str) -> None:
+    """The files a workflow's checkout provides, with writes unpaced and the sources local.
+
+    The CLI reads `.github/issueops.yml` and `workflow_schemas/` from the working directory, as
+    on the runner; the pacing (1 write per second) would make a real-time subprocess slow.
     """
+    config = yaml.safe_load((ROOT / ".github" / "issueops.yml").read_text(encoding="utf-8"))
+    config["api"].update({"min_write_interval_seconds": 0, "writes_per_minute": 80})
+    for source in config["sources"]:
+        if source["type"] == "feed":
+            source["url"] = f"{web_url}/feed.atom"
+        elif source["type"] == "http":
+            source["url"] = f"{web_url}/healthz"
+    (workdir / ".github").mkdir(parents=True)
+    (workdir / ".github" / "issueops.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    shutil.copytree(ROOT / "workflow_schemas", workdir / "workflow_schemas")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    sandbox = Sandbox.from_scenario(ROOT / "scripts" / "issueops" / "sandbox" / "scenarios" / "demo.yml")
+    server = serve(sandbox, 0)
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    workdir = tmp_path / "checkout"
+    _checkout(workdir, f"http://127.0.0.1:{web.server_address[1]}")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    try:
+        yield World(sandbox, server.url, workdir, temp)
+    finally:
+        web.shutdown()
+        web.server_close()
+        server.stop()
+
+
+def parse_github_output(text: str) -> dict[str, str]:
+    """`$GITHUB_OUTPUT` as the runner reads it: `name=value` lines and `name<<DELIM` blocks."""
+    outputs: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, index)  # ValueError: an unterminated value, as on the runner
+            outputs[name] = "\n".join(lines[index:end])
+            index = end + 1
+        else:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+def _run_step(
+    world: World,
+    workflow: str,
+    step_name: str,
+    event: str,
+    *,
+    inputs: dict[str, Any] | None = None,
+    vars_: dict[str, str] | None = None,
+    payload: dict[str, Any] | None = None,
+) -> StepRun:
+    """One workflow step as the runner runs it: its shell, its env, the Actions variables."""
+    step = find_step(WORKFLOWS / workflow, step_name)
+    run_dir = world.temp / f"{workflow}-{event}-{len(list(world.temp.iterdir()))}"
+    run_dir.mkdir()
+    event_path = run_dir / "event.json"
+    event_path.write_text(json.dumps(payload or {}), encoding="utf-8")
+    summary_path, output_path = run_dir / "step_summary.md", run_dir / "output.txt"
+    summary_path.touch()
+    output_path.touch()
+    context = {
+        "inputs": inputs or {},
+        "vars": vars_ or {},
+        "github": {"token": BOT_TOKEN, "api_url": world.api_url},
+        "steps": {},
+        "runner": {"temp": str(run_dir)},
+    }
+    base = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(run_dir),
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(event_path),
+        "GITHUB_STEP_SUMMARY": str(summary_path),
+        "GITHUB_OUTPUT": str(output_path),
+        "GITHUB_REPOSITORY": "acme/ops",
+        "GITHUB_API_URL": world.api_url,
+        "GITHUB_WORKSPACE": str(world.workdir),
+        "RUNNER_TEMP": str(run_dir),
+    }
+    argv, env = command(step, context, base)
+    result = subprocess.run(
+        argv, cwd=world.workdir, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    summary = summary_path.read_text(encoding="utf-8")
+    output_text = output_path.read_text(encoding="utf-8")
+    for shown in (result.stdout, result.stderr, summary, output_text):
+        assert BOT_TOKEN not in shown, f"{workflow}: the token was printed"
+    return StepRun(result, summary, parse_github_output(output_text))
+
+
+def _bot_writes(sandbox: Sandbox) -> list[str]:
+    return [f"{e.method} {e.path}" for e in sandbox.ledger if e.write and e.login == "issueops-bot"]
+
+
+def _state_counts(sandbox: Sandbox) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for issue in sandbox.issues.values():
+        names = [label if isinstance(label, str) else label.name for label in issue.labels]
+        state = next((n for n in names if n.startswith("state::")), "none")
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def _assert_run_outputs(run: StepRun, command_name: str, *, dry: bool) -> None:
+    assert run.result.returncode == 0, run.result.stderr
+    assert set(actions_env.RUN_OUTPUTS) <= set(run.outputs), run.outputs
+    assert run.outputs["command"] == command_name
+    assert run.outputs["dry-run"] == ("true" if dry else "false")
+    assert run.outputs["exit-code"] == "0"
+    for name in ("items-seen", "items-changed", "items-failed", "items-deferred", "requests-made"):
+        assert run.outputs[name].isdigit(), (name, run.outputs[name])
+    data = json.loads(run.outputs["summary"])
+    assert data["command"] == command_name and data["dry_run"] is dry
+    assert str(data["items_changed"]) == run.outputs["items-changed"]
+    mode = "dry run" if dry else "live"
+    assert f"## issueops {command_name} ({mode})" in run.summary
+    assert "| stage | seen | changed | failed | deferred |" in run.summary
+
+
+DRY_CASES = [
+    ("issueops-monitor.yml", "issueops monitor", "monitor", "workflow_dispatch", DISPATCH_DRY, {}, True),
+    ("issueops-assign.yml", "issueops assign", "assign", "schedule", NO_INPUTS, {}, True),
+    ("issueops-process.yml", "issueops process", "process", "workflow_dispatch", DISPATCH_DRY, LIVE, False),
+    ("issueops-commands.yml", "issueops commands", "commands", "schedule", NO_INPUTS, {}, False),
+    ("issueops-sweep.yml", "issueops sweep", "sweep", "schedule", NO_INPUTS, {}, True),
+]
+DRY_IDS = [
+    "monitor by hand, dry box",
+    "assign on schedule, ISSUEOPS_LIVE unset",
+    "process by hand, dry box wins over ISSUEOPS_LIVE",
+    "commands catch-up on schedule",
+    "sweep on schedule",
+]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "step", "command_name", "event", "inputs", "vars_", "has_plan"), DRY_CASES, ids=DRY_IDS
+)
+def test_dry_stage_step_writes_the_plan_and_sends_no_write(
+    world: World,
+    workflow: str,
+    step: str,
+    command_name: str,
+    event: str,
+    inputs: dict[str, Any],
+    vars_: dict[str, str],
+    has_plan: bool,
+) -> None:
+    before = _state_counts(world.sandbox)
+    run = _run_step(world, workflow, step, event, inputs=inputs, vars_=vars_)
+    _assert_run_outputs(run, command_name, dry=True)
+    assert "dry run: no write will be sent" in run.result.stderr
+    if has_plan:
+        assert "### Plan" in run.summary and "| stage | item | action | detail |" in run.summary
+        assert int(run.outputs["items-changed"]) > 0
+    assert _bot_writes(world.sandbox) == []
+    assert not [e for e in world.sandbox.ledger if e.write]
+    assert _state_counts(world.sandbox) == before
+    assert list((world.workdir / "telemetry").rglob("*.jsonl")), "no telemetry for the upload step"
+
+
+def test_live_assign_by_hand_moves_at_most_limit_items(world: World) -> None:
+    triage = _state_counts(world.sandbox)["state::triage"]
+    inputs = {"dry_run": False, "limit": "2", "max_requests": "", "item": ""}
+    run = _run_step(world, "issueops-assign.yml", "issueops assign", "workflow_dispatch", inputs=inputs)
+    _assert_run_outputs(run, "assign", dry=False)
+    assert run.outputs["items-changed"] == "2"
+    assert "### Changes" in run.summary
+    counts = _state_counts(world.sandbox)
+    assert counts["state::triage"] == triage - 2
+    assert counts.get("state::assigned", 0) + counts.get("state::awaiting-approval", 0) >= 2
+    assert _bot_writes(world.sandbox)
+    assert (world.workdir / ".issueops-cache" / "etags.json").exists()  # for the cache save step
+
+
+def test_live_monitor_on_schedule_opens_items_from_the_local_sources(world: World) -> None:
+    issues = len(world.sandbox.issues)
+    run = _run_step(world, "issueops-monitor.yml", "issueops monitor", "schedule", vars_=LIVE)
+    _assert_run_outputs(run, "monitor", dry=False)
+    assert len(world.sandbox.issues) > issues
+    titles = [issue.title for issue in world.sandbox.issues.values()]
+    assert any("payments API" in title for title in titles)
+
+
+def _issue_number(sandbox: Sandbox, title_start: str) -> int:
+    return next(n for n, issue in sandbox.issues.items() if issue.title.startswith(title_start))
+
+
+def _as_operator(world: World, login: str, method: str, path: str, body: Any) -> dict[str, Any]:
+    token = world.sandbox.token_of(login)
+    reply = requests.request(
+        method,
+        f"{world.api_url}/repos/acme/ops{path}",
+        json=body,
+        headers={"Authorization": f"token {token}", "Accept": "application/vnd.github+json"},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    data: Any = reply.json()
+    return data if isinstance(data, dict) else {"items": data}
+
+
+def test_comment_event_step_handles_the_operators_approve(world: World) -> None:
+    number = _issue_number(world.sandbox, "SEV2 incident: delayed order e-mails")
+    comment = _as_operator(world, "alice", "POST", f"/issues/{number}/comments", {"body": "/approve"})
+    payload = {
+        "action": "created",
+        "issue": {"number": number, "title": "SEV2 incident: delayed order e-mails"},
+        "comment": {"id": comment["id"], "body": "/approve", "user": {"login": "alice", "type": "User"}},
+        "sender": {"login": "alice", "type": "User"},
+        "repository": {"full_name": "acme/ops"},
+    }
+    dry = _run_step(world, "issueops-commands.yml", "issueops commands", "issue_comment", payload=payload)
+    _assert_run_outputs(dry, "commands", dry=True)
+    assert dry.outputs["items-seen"] == "1"
+    assert _bot_writes(world.sandbox) == []
+
+    live = _run_step(
+        world, "issueops-commands.yml", "issueops commands", "issue_comment", vars_=LIVE, payload=payload
+    )
+    _assert_run_outputs(live, "commands", dry=False)
+    assert live.outputs["items-seen"] == "1"
+    writes = _bot_writes(world.sandbox)
+    assert writes, "the live run answered nothing"
+    assert all(f"/issues/{number}/" in w or f"/comments/{comment['id']}/" in w for w in writes), writes
+    assert any(f"/issues/comments/{comment['id']}/reactions" in w for w in writes), writes
+
+
+def test_labeled_event_step_reads_the_item_from_the_payload(world: World) -> None:
+    number = _issue_number(world.sandbox, "Question about vacation policy")
+    _as_operator(world, "alice", "POST", f"/issues/{number}/labels", {"labels": ["approval::approved"]})
+    payload = {
+        "action": "labeled",
+        "issue": {"number": number},
+        "label": {"name": "approval::approved"},
+        "sender": {"login": "alice", "type": "User"},
+        "repository": {"full_name": "acme/ops"},
+    }
+    run = _run_step(
+        world, "issueops-commands.yml", "issueops commands", "issues", vars_=LIVE, payload=payload
+    )
+    _assert_run_outputs(run, "commands", dry=False)
+    assert run.outputs["items-seen"] == "1"
+    assert all(f"/issues/{number}/" in w for w in _bot_writes(world.sandbox))
+
+
+def test_setup_steps_validate_then_sync_labels(world: World) -> None:
+    inputs = {"dry_run": True, "limit": "", "max_requests": "", "item": ""}
+    validate = _run_step(world, "issueops-setup.yml", "issueops validate", "workflow_dispatch", inputs=inputs)
+    assert validate.result.returncode == 0, validate.result.stderr
+    dry = _run_step(world, "issueops-setup.yml", "issueops labels sync", "workflow_dispatch", inputs=inputs)
+    assert dry.result.returncode == 0, dry.result.stderr
+    assert "would change" in dry.result.stdout
+    assert not [e for e in world.sandbox.ledger if e.write]
+
+    live_inputs = {**inputs, "dry_run": False}
+    live = _run_step(
+        world, "issueops-setup.yml", "issueops labels sync", "workflow_dispatch", inputs=live_inputs
+    )
+    assert live.result.returncode == 0, live.result.stderr
+    assert "changed" in live.result.stdout
+    assert "state::assigned" in world.sandbox.labels
+    again = _run_step(
+        world, "issueops-setup.yml", "issueops labels sync", "workflow_dispatch", inputs=live_inputs
+    )
+    assert "changed 0 label(s)" in again.result.stdout
+
+
+def test_report_step_writes_the_kpis_into_the_summary_and_the_html_file(world: World) -> None:
+    first = _run_step(world, "issueops-assign.yml", "issueops assign", "schedule")  # telemetry to report on
+    assert first.result.returncode == 0, first.result.stderr
+    run = _run_step(
+        world,
+        "issueops-report.yml",
+        "Report into the step summary (Markdown) and a file (HTML)",
+        "schedule",
+        vars_=LIVE,
+    )
+    assert run.result.returncode == 0, run.result.stderr
+    assert run.summary.strip(), "the Markdown report did not reach the step summary"
+    html_files = list(world.temp.rglob("issueops-report/report.html"))
+    assert len(html_files) == 1 and "<html" in html_files[0].read_text(encoding="utf-8").lower()
