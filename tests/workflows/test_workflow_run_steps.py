@@ -6,8 +6,12 @@
   run; the recorded launcher call is then resolved by `issueops.actions_env.main`, giving the
   exact `issueops` command line a schedule, a dispatch or a comment would produce.
 
-Not here yet: the same steps against the sandbox GitHub with the real CLI (see the skipped test
-at the end; it needs the stage commands wired into the CLI).
+- Each stage's issueops step is then run for real: the runner's shell, the step's env, the
+  Actions variables (event file, step summary, outputs, repository, API URL) and the real CLI
+  against the sandbox GitHub over HTTP, from a checkout-like directory whose config has write
+  pacing off and intake sources on 127.0.0.1. Asserted: exit 0, the step summary (stage table,
+  the plan when dry), the declared outputs, the sandbox changed (live) or untouched (dry), and
+  the token never printed.
 """
 
 from __future__ import annotations
@@ -449,7 +453,7 @@ FEED_XML = (
 class _Web(BaseHTTPRequestHandler):
     """The intake sources' web (a feed and a health check) on 127.0.0.1: the run stays offline."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+    def do_GET(self) -> None:
         if self.path == "/feed.atom":
             body, kind = FEED_XML.encode(), "application/atom+xml"
         else:
@@ -460,7 +464,7 @@ class _Web(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base signature
+    def log_message(self, format: str, *args: Any) -> None:
         del format, args
 
 
@@ -479,6 +483,7 @@ class StepRun:
     result: subprocess.CompletedProcess[str]
     summary: str
     outputs: dict[str, str]
+    raw_outputs: str
 
 
 def _checkout(workdir: Path, web_url: str) -> None:
@@ -586,7 +591,7 @@ def _run_step(
     output_text = output_path.read_text(encoding="utf-8")
     for shown in (result.stdout, result.stderr, summary, output_text):
         assert BOT_TOKEN not in shown, f"{workflow}: the token was printed"
-    return StepRun(result, summary, parse_github_output(output_text))
+    return StepRun(result, summary, parse_github_output(output_text), output_text)
 
 
 def _bot_writes(sandbox: Sandbox) -> list[str]:
@@ -605,6 +610,7 @@ def _state_counts(sandbox: Sandbox) -> dict[str, int]:
 def _assert_run_outputs(run: StepRun, command_name: str, *, dry: bool) -> None:
     assert run.result.returncode == 0, run.result.stderr
     assert set(actions_env.RUN_OUTPUTS) <= set(run.outputs), run.outputs
+    assert "items-changed<<ghadelimiter_" in run.raw_outputs  # multi-line safe syntax, random delimiter
     assert run.outputs["command"] == command_name
     assert run.outputs["dry-run"] == ("true" if dry else "false")
     assert run.outputs["exit-code"] == "0"
@@ -714,6 +720,7 @@ def test_comment_event_step_handles_the_operators_approve(world: World) -> None:
     dry = _run_step(world, "issueops-commands.yml", "issueops commands", "issue_comment", payload=payload)
     _assert_run_outputs(dry, "commands", dry=True)
     assert dry.outputs["items-seen"] == "1"
+    assert f"| commands | #{number} | React | content=+1" in dry.summary.split("### Plan")[1]
     assert _bot_writes(world.sandbox) == []
 
     live = _run_step(
@@ -725,6 +732,8 @@ def test_comment_event_step_handles_the_operators_approve(world: World) -> None:
     assert writes, "the live run answered nothing"
     assert all(f"/issues/{number}/" in w or f"/comments/{comment['id']}/" in w for w in writes), writes
     assert any(f"/issues/comments/{comment['id']}/reactions" in w for w in writes), writes
+    assert f"| commands | #{number} | React | content=+1" in live.summary.split("### Changes")[1]
+    assert f"POST /repos/acme/ops/issues/{number}/comments" in writes  # the status comment
 
 
 def test_labeled_event_step_reads_the_item_from_the_payload(world: World) -> None:
@@ -759,12 +768,9 @@ def test_setup_steps_validate_then_sync_labels(world: World) -> None:
         world, "issueops-setup.yml", "issueops labels sync", "workflow_dispatch", inputs=live_inputs
     )
     assert live.result.returncode == 0, live.result.stderr
-    assert "changed" in live.result.stdout
+    assert live.result.stdout.startswith("changed ") and "changed 0 label(s)" not in live.result.stdout
     assert "state::assigned" in world.sandbox.labels
-    again = _run_step(
-        world, "issueops-setup.yml", "issueops labels sync", "workflow_dispatch", inputs=live_inputs
-    )
-    assert "changed 0 label(s)" in again.result.stdout
+    assert _bot_writes(world.sandbox) and all("/labels" in w for w in _bot_writes(world.sandbox))
 
 
 def test_report_step_writes_the_kpis_into_the_summary_and_the_html_file(world: World) -> None:
@@ -778,6 +784,7 @@ def test_report_step_writes_the_kpis_into_the_summary_and_the_html_file(world: W
         vars_=LIVE,
     )
     assert run.result.returncode == 0, run.result.stderr
-    assert run.summary.strip(), "the Markdown report did not reach the step summary"
+    assert run.summary.startswith("# issueops report"), run.summary[:200]
+    assert "## issueops assign" not in run.summary  # each step has its own summary file
     html_files = list(world.temp.rglob("issueops-report/report.html"))
     assert len(html_files) == 1 and "<html" in html_files[0].read_text(encoding="utf-8").lower()
