@@ -3,6 +3,8 @@ same operation in GitHub's published REST description (npm `@octokit/openapi`)."
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 import sandbox_openapi as oa
@@ -13,8 +15,9 @@ import github
 from github import Auth
 from issueops.sandbox.inprocess import activate
 
+# Locally the check may be skipped without npm; in CI (CI=true) a missing description is a failure.
 pytestmark = pytest.mark.skipif(
-    not oa.spec_available(),
+    not oa.spec_available() and os.environ.get("CI") != "true",
     reason="GitHub's REST description is missing: run `npm ci --prefix tests/fidelity`",
 )
 
