@@ -24,7 +24,7 @@ from issueops.model import (
     UpsertComment,
 )
 from issueops.runner import Runtime, WorkUnit
-from issueops.snapshot import Snapshot, label_events, load_pulls, read_snapshot
+from issueops.snapshot import Snapshot, item_of_branch, label_events, load_pulls, read_snapshot
 from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
@@ -32,7 +32,7 @@ from issueops.stages import commands as commands_stage
 from issueops.stages import monitor as monitor_stage
 from issueops.stages import process as process_stage
 from issueops.stages import sweep as sweep_stage
-from issueops.states import State, current_state, resolve_interrupted
+from issueops.states import TERMINAL, State, current_state, resolve_interrupted
 
 
 def snapshot_of(rt: Runtime) -> Snapshot:
@@ -288,11 +288,37 @@ class SweepStage:
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
+        closed = self._closed_not_terminal(rt, snap)
         units = []
         for state in snap.items.values():
-            if state.item.state == "open":
+            if state.item.state == "open" or state.item.number in closed:
                 units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
         return sorted(units, key=lambda u: u.number or 0)
+
+    @staticmethod
+    def _closed_not_terminal(rt: Runtime, snap: Snapshot) -> set[int]:
+        """Closed items still carrying an active state label (the snapshot lists open ones only):
+        one conditional listing per non-terminal state label, usually empty; comments are read
+        per item found, so the drift comment is edited in place rather than posted again."""
+        found: set[int] = set()
+        for state in State:
+            if state in TERMINAL:
+                continue
+            for item in rt.port.list_items(state="closed", labels=[state.label]):
+                if item.number in found or item.state != "closed":
+                    continue
+                found.add(item.number)
+                if item.number not in snap.items:
+                    added = snap.add(item)
+                    added.comments = sorted(
+                        rt.port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id)
+                    )
+        if found and snap.pulls_loaded:
+            for pr in sorted(snap.pulls, key=lambda p: p.number):
+                number = item_of_branch(pr.head_branch)
+                if number in found:
+                    snap.items[number].pull_request = pr
+        return found
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         assert unit.state is not None
