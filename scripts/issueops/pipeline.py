@@ -24,7 +24,7 @@ from issueops.model import (
     UpsertComment,
 )
 from issueops.runner import Runtime, WorkUnit
-from issueops.snapshot import Snapshot, item_of_branch, label_events, load_pulls, read_snapshot
+from issueops.snapshot import Snapshot, label_events, load_pulls, read_snapshot
 from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
@@ -32,6 +32,7 @@ from issueops.stages import commands as commands_stage
 from issueops.stages import monitor as monitor_stage
 from issueops.stages import process as process_stage
 from issueops.stages import sweep as sweep_stage
+from issueops.stages.sweep_orphans import item_of_branch
 from issueops.states import TERMINAL, State, current_state, resolve_interrupted
 
 
