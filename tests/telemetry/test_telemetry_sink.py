@@ -50,6 +50,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def _sink(tmp_path: Path, **kwargs: Any) -> TelemetrySink:
     kwargs.setdefault("command", "assign")
     kwargs.setdefault("clock", FakeClock())
+    kwargs.setdefault("strict", True)
     return TelemetrySink(tmp_path, "acme/ops", **kwargs)
 
 
@@ -303,6 +304,29 @@ def test_lenient_sink_writes_incomplete_events(tmp_path: Path) -> None:
     with _sink(tmp_path, strict=False) as sink:
         sink.emit("approval.denied", item=1, login="a")
     assert _lines(sink.path)[0]["event"] == "approval.denied"
+    assert sink.problems == ["telemetry event approval.denied: `approval.denied` needs `reason` (str)"]
+    assert [f.kind for f in verify_directory(tmp_path).warnings] == ["schema", "incomplete_run"]
+
+
+@pytest.mark.parametrize(
+    ("value", "strict"),
+    [(None, False), ("1", True), ("true", True), ("0", False), ("false", False)],
+    ids=["unset-lenient", "one", "true", "zero", "false"],
+)
+def test_strictness_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None, strict: bool
+) -> None:
+    if value is None:
+        monkeypatch.delenv("ISSUEOPS_TELEMETRY_STRICT", raising=False)
+    else:
+        monkeypatch.setenv("ISSUEOPS_TELEMETRY_STRICT", value)
+    with TelemetrySink(tmp_path, "acme/ops", command="x") as sink:
+        if strict:
+            with pytest.raises(InvalidEvent):
+                sink.emit("api.budget_stop", reason="max_requests")
+        else:
+            sink.emit("api.budget_stop", reason="max_requests")
+            assert len(sink.problems) == 1
 
 
 # --- concurrent writers --------------------------------------------------------------------------

@@ -155,7 +155,7 @@ class TelemetrySink:
         run_id: str | None = None,
         secrets: Iterable[str] = (),
         secret_env: Iterable[str] = ("GITHUB_TOKEN",),
-        strict: bool = True,
+        strict: bool | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.repo = repo
@@ -169,7 +169,10 @@ class TelemetrySink:
         self.path = self.directory / day / f"{self.run_id}.jsonl"
         self._secrets = tuple(secrets)
         self._secret_env = tuple(secret_env)
-        self._strict = strict
+        # Strict raises on a catalogue violation (tests); lenient writes the line anyway and keeps
+        # the problem in `problems` (a run must not die over telemetry; `telemetry verify` warns).
+        self._strict = strict if strict is not None else _strict_from_env()
+        self.problems: list[str] = []
         self._fd: int | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -193,7 +196,8 @@ class TelemetrySink:
         """Write one event line and return the record as written.
 
         `from_=` is accepted for the `from` field (a Python keyword). Unknown event names are fine;
-        a catalogued event missing a required field raises InvalidEvent when the sink is strict.
+        a catalogued event missing a required field raises InvalidEvent when the sink is strict,
+        and is written anyway (the problem kept in `problems`) when it is not.
         """
         if self._closed:
             raise InvalidEvent(f"telemetry sink for run {self.run_id} is closed; {event} was not written")
@@ -265,8 +269,11 @@ class TelemetrySink:
                     "prev": prev,
                     **body,
                 }
-                if self._strict and (problems := check_event(record)):
-                    raise InvalidEvent(f"telemetry event {body['event']}: " + "; ".join(problems))
+                if problems := check_event(record):
+                    message = f"telemetry event {body['event']}: " + "; ".join(problems)
+                    if self._strict:
+                        raise InvalidEvent(message)
+                    self.problems.append(message)
                 line = encode_line(record)
                 if len(line) > MAX_LINE_BYTES:
                     record = _cut_long_strings(record)
@@ -311,6 +318,14 @@ class TelemetrySink:
         seq_last = _seq_of(last)
         seq = seq_last + 1 if seq_last > 0 else _count_lines(fd) + 1
         return size, line_hash(last), seq, False
+
+
+STRICT_ENV = "ISSUEOPS_TELEMETRY_STRICT"
+
+
+def _strict_from_env() -> bool:
+    """Test suites set ISSUEOPS_TELEMETRY_STRICT=1 so a catalogue violation fails loudly."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _seq_of(line: bytes | None) -> int:
