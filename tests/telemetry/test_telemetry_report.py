@@ -6,19 +6,21 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from telemetry_fixture import HAND_COUNT, H, write_fixture
+from telemetry_fixture import HAND_COUNT, Clock, H, write_fixture
 
 from issueops.cli import main
 from issueops.errors import UserError
 from issueops.telemetry import report_md
 from issueops.telemetry.report import build_report, render
 from issueops.telemetry.report_model import Report
+from issueops.telemetry.sink import TelemetrySink
 
 
 @pytest.fixture(scope="module")
@@ -289,8 +291,6 @@ def test_csv_audit_export(report: Report) -> None:
 
 
 def test_csv_neutralises_formulas(tmp_path: Path) -> None:
-    from issueops.telemetry.sink import TelemetrySink
-
     with TelemetrySink(tmp_path, "acme/ops", command="commands") as sink:
         sink.emit("approval.denied", item=1, login="mallory", reason='=HYPERLINK("http://x")')
     text = render(build_report(tmp_path, since=None, until=None, workflow=None), "csv")
@@ -490,3 +490,41 @@ def test_cli_report_bad_since_exits_1(telemetry: Path) -> None:
     result = CliRunner().invoke(main, ["--telemetry", str(telemetry), "report", "--since", "nope"])
     assert result.exit_code == 1
     assert "--since 'nope' is not a date" in result.output
+
+
+# --- approval latency edge cases -----------------------------------------------------------------
+
+GRANT_CASES: list[tuple[str, list[tuple[float, str, str]], int]] = [
+    # (minute, run, event), in the order written, after entering awaiting-approval at minute 0 (run a)
+    ("grant inside the wait", [(5, "a", "grant"), (10, "a", "approved")], 1),
+    ("grant logged just after the gate, same run", [(10, "b", "approved"), (10.02, "b", "grant")], 1),
+    ("grant from a later run after the gate", [(10, "a", "approved"), (20, "c", "grant")], 0),
+    ("grant before the wait", [(-5, "a", "grant"), (10, "a", "approved")], 0),
+]
+
+
+@pytest.mark.parametrize(("name", "steps", "firsts"), GRANT_CASES, ids=[c[0] for c in GRANT_CASES])
+def test_first_approval_belongs_to_its_wait(
+    tmp_path: Path, name: str, steps: list[tuple[float, str, str]], firsts: int
+) -> None:
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    timeline = [(0.0, "a", "enter"), *steps]
+    for run in sorted({r for _, r, _ in timeline}):
+        clock = Clock()
+        with TelemetrySink(tmp_path, "acme/ops", command="x", clock=clock, run_id=f"run-{run}") as sink:
+            for minute, owner, what in timeline:
+                if owner != run:
+                    continue
+                clock.now = start + timedelta(minutes=minute)
+                if what == "grant":
+                    sink.emit("approval.granted", item=1, login="alice", risk="low", gate="publish")
+                else:
+                    source, target = (
+                        ("in-progress", "awaiting-approval")
+                        if what == "enter"
+                        else ("awaiting-approval", "approved")
+                    )
+                    sink.emit("item.transition", item=1, from_=source, to=target, cause="x", workflow="w")
+    result = build_report(tmp_path, since=None, until=None, workflow=None)
+    assert result.approvals.latency.n == 1
+    assert result.approvals.first_approval.n == firsts

@@ -129,8 +129,15 @@ def _item_kpis(report: Report, items: list[ItemHistory], window: _Window, as_of:
                 continue
             if leaving.target == "approved" and leaving.at in window:
                 latency.append(_seconds(entered, leaving.at))
-                grants = [at for at, r in item.approvals if r.get("event") == "approval.granted"]
-                firsts = [at for at in grants if entered <= at <= leaving.at]
+                # A grant recorded by the run that passed the gate may carry a later ts than the
+                # transition (events are recorded after the actions): it still belongs to this wait.
+                firsts = [
+                    at
+                    for at, r in item.approvals
+                    if r.get("event") == "approval.granted"
+                    and entered <= at
+                    and (at <= leaving.at or r.get("run_id") == leaving.run_id)
+                ]
                 if firsts:
                     first_approval.append(_seconds(entered, min(firsts)))
     order = {name: i for i, name in enumerate(STATE_ORDER)}

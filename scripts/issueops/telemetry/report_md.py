@@ -7,6 +7,7 @@ dropped at a heading as the last resort.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -91,10 +92,15 @@ def _xychart(
         "xychart-beta",
         f"    title {_label(title)}",
         "    x-axis [" + ", ".join(_label(label) for label in labels) + "]",
-        f"    y-axis {_label(y_title)} 0 --> {_num(round(top * 1.1, 2))}",
+        f"    y-axis {_label(y_title)} 0 --> {_num(_axis_top(top))}",
     ]
     lines.extend(f"    {kind} [" + ", ".join(_num(v) for v in values) + "]" for kind, values in series)
     return [*lines, "```", ""]
+
+
+def _axis_top(top: float) -> float:
+    """A little headroom above the tallest bar, in whole units once they are not tiny."""
+    return float(math.ceil(top * 1.1)) if top >= 5 else round(top * 1.1, 2)
 
 
 def _stat_row(name: str, stat: Stat) -> list[object]:
