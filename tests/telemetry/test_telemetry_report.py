@@ -528,3 +528,23 @@ def test_first_approval_belongs_to_its_wait(
     result = build_report(tmp_path, since=None, until=None, workflow=None)
     assert result.approvals.latency.n == 1
     assert result.approvals.first_approval.n == firsts
+
+
+def test_opened_at_gives_a_lead_time_to_issues_people_opened(tmp_path: Path) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    with TelemetrySink(tmp_path, "acme/ops", command="x", clock=clock) as sink:
+        sink.emit(
+            "item.assigned",
+            item=9,
+            workflow="w",
+            risk="low",
+            owner=None,
+            score=None,
+            opened_at="2026-11-21T09:00:00Z",
+        )
+        sink.emit("item.transition", item=9, from_="triage", to="assigned", cause="assign", workflow="w")
+        clock.now = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+        sink.emit("item.transition", item=9, from_="assigned", to="done", cause="sweep", workflow="w")
+    result = build_report(tmp_path, since=None, until=None, workflow=None)
+    assert (result.lead_time.n, result.lead_time.p50, result.lead_time_unknown) == (1, 6 * H, 0)

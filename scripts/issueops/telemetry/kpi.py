@@ -108,6 +108,7 @@ class ItemHistory:
     number: int
     workflow: str | None = None
     created: datetime | None = None
+    opened: datetime | None = None  # `opened_at` on any item event: when the issue was opened on GitHub
     moves: list[Move] = field(default_factory=list)
     interventions: list[datetime] = field(default_factory=list)
     approvals: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
@@ -138,10 +139,10 @@ class ItemHistory:
         ]
 
     def triage_start(self) -> datetime | None:
-        """When the item entered triage first: its creation or its first move into triage."""
+        """When the item entered triage first: its creation (by the monitor, or `opened_at` for an
+        issue a person opened), or its first move into triage."""
         starts = [m.at for m in self.moves if m.target == "triage"]
-        if self.created:
-            starts.append(self.created)
+        starts += [at for at in (self.created, self.opened) if at is not None]
         return min(starts) if starts else None
 
 
@@ -158,6 +159,8 @@ def build_histories(timed: Iterable[tuple[datetime, dict[str, Any]]]) -> dict[tu
         workflow = record.get("workflow")
         if isinstance(workflow, str) and workflow and event in ("item.assigned", "item.transition"):
             history.workflow = workflow
+        if history.opened is None and (opened := parse_ts(record.get("opened_at"))) is not None:
+            history.opened = opened
         if event == "item.created" and history.created is None:
             history.created = at
         elif event == "item.transition" and isinstance(record.get("to"), str):
