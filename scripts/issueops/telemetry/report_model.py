@@ -5,7 +5,7 @@ Durations are seconds; timestamps are RFC 3339 strings; nothing here needs the t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from issueops.telemetry.kpi import Stat
@@ -162,8 +162,19 @@ class Report:
         return f"API usage, budget stops and runs cover all workflows, not only {self.workflow}."
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("audit")
+        # Field by field: converting the (possibly huge) audit list only to drop it is wasted work.
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "audit"}
         data["audit_rows"] = len(self.audit)
         data["schema"] = "issueops.report/1"
         return data
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass (or a list or dict of them) as plain JSON-ready values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
