@@ -141,10 +141,28 @@ class AssignStage:
             now=rt.now,
             bot_login=rt.bot_login,
         )
-        return _units_from_plans(plans, snap, self.name)
+        return _units_from_plans([labels_with_transition(p) for p in plans], snap, self.name)
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         return _precomputed(unit)
+
+
+def labels_with_transition(plan: Plan) -> Plan:
+    """One label request instead of two: the plan's AddLabels, moved to just before its
+    Transition, also carries the new state label, so the transition only removes the old one.
+
+    Owner and assessment are written first; a crash between the two label requests leaves two
+    state labels, which `finish_interrupted` resolves from the transition table.
+    """
+    adds = [a for a in plan.actions if isinstance(a, AddLabels)]
+    transitions = [a for a in plan.actions if isinstance(a, Transition)]
+    if len(adds) != 1 or len(transitions) != 1:
+        return plan
+    rest = [a for a in plan.actions if a is not adds[0]]
+    at = rest.index(transitions[0])
+    target = State(transitions[0].to_state).label
+    merged = AddLabels(adds[0].item, (*adds[0].labels, target))
+    return replace(plan, actions=[*rest[:at], merged, *rest[at:]])
 
 
 _PROCESS_STATES = {State.ASSIGNED, State.APPROVED, State.IN_PROGRESS, State.AWAITING_APPROVAL}
