@@ -107,7 +107,9 @@ def open_session(
 ) -> Iterator[Session]:
     repo = _require(opts.repo, "no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     cache_path = cache_path or Path(config.api.cache_path)
-    telemetry = TelemetrySink(opts.telemetry_dir, repo, command=command)
+    telemetry = TelemetrySink(
+        opts.telemetry_dir, repo, command=command, secret_env=("GITHUB_TOKEN", opts.token_env)
+    )
     settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
     governor = Governor(
         settings,
@@ -238,6 +240,8 @@ def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort]
 
 def _record(telemetry: TelemetrySink, event: str, fields: dict[str, object]) -> None:
     data = dict(fields)
+    if event == "api.budget_stop":
+        data.setdefault("remaining", data.pop("rate_remaining", None))
     item = data.pop("item", None)
     telemetry.emit(event, item=item if isinstance(item, int) else None, **data)
 

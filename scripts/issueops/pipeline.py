@@ -370,8 +370,8 @@ def finish_interrupted(rt: Runtime) -> list[str]:
             applied = [e for e in events if e.event == "labeled" and e.label in labels]
             if applied and applied[-1].actor.login == rt.bot_login:
                 target = current_state([applied[-1].label])
-        if target is None:
-            continue
+        if target is None or (target in TERMINAL and state.item.state == "open"):
+            continue  # a terminal label on an open item is drift for sweep, not a cut transition
         stale = [x for x in labels if x.startswith("state::") and x != target.label]
         repaired.append(f"#{state.item.number}: {', '.join(stale)} -> {target.label}")
         if not rt.dry_run:

@@ -109,12 +109,6 @@ def test_drift_every_item_ends_in_one_state_or_is_flagged(drift: World) -> None:
     assert w.bot_writes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: run_stages' finish_interrupted runs before the sweep and finishes "
-    "in-progress -> rejected from the transition table on an open item whose labels a person set; "
-    "plan_sweep alone keeps in-progress (the only state the facts allow)",
-)
 def test_open_item_with_an_active_and_a_terminal_label_keeps_the_active_one(tmp_path: Path) -> None:
     w = World(
         scenario([_item("open, in progress and rejected", ["state::in-progress", "state::rejected", WF])]),
