@@ -225,6 +225,18 @@ def test_second_identical_listing_is_all_304_and_free(world: World) -> None:
     assert port.governor.requests_counted == 2
 
 
+def test_a_full_cached_last_page_does_not_hide_newer_pages(world: World) -> None:
+    """A 304 on a full last page replays its old Link (no rel="next"): ask for the next page."""
+    for n in range(95):
+        world.sandbox.add_comment(1, "alice", f"more {n}")
+    port = world.adapter()
+    assert len(port.list_comments()) == 100
+    world.sandbox.add_comment(2, "alice", "the 101st")
+    comments = port.list_comments()
+    assert len(comments) == 101
+    assert comments[-1].body == "the 101st"
+
+
 def test_cache_persists_between_runs(world: World, tmp_path: Path) -> None:
     path = tmp_path / "etags.json"
     first = world.adapter(governor=world.governor(cache=EtagCache.load(path)))

@@ -178,6 +178,7 @@ class PyGithubAdapter:
         url: str | None = path
         query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
         found: list[Any] = []
+        page = 1
         while url is not None:
             headers, data = self._rq.requestJsonAndCheck("GET", url, parameters=query)
             items = data.get("items") if isinstance(data, dict) else data
@@ -187,7 +188,15 @@ class PyGithubAdapter:
             if limit is not None and len(found) >= limit:
                 return found[:limit]
             match = _NEXT.search(str(headers.get("link") or ""))
-            url, query = (match.group(1), None) if match else (None, None)
+            if match:
+                url, query = match.group(1), None
+            elif len(items) >= 100:
+                # A full page without rel="next" may be a cached page (304) whose Link predates
+                # the pages added since: ask for the next one instead of trusting it.
+                url, query = path, {**(params or {}), "per_page": 100, "page": page + 1}
+            else:
+                url, query = None, None
+            page += 1
         return found
 
     def _now(self) -> datetime:
