@@ -49,7 +49,7 @@ class ApproversConfig(Strict):
 class ApiConfig(Strict):
     max_requests_per_run: int = Field(900, ge=1, description="Request budget of one run (--max-requests).")
     reserve: int = Field(50, ge=0, description="Requests of the primary limit never spent by this tool.")
-    writes_per_minute: int = Field(30, ge=1, le=80, description="Content-creation pace (GitHub allows ~80).")
+    writes_per_minute: int = Field(60, ge=1, le=80, description="Content-creation pace (GitHub allows ~80).")
     min_write_interval_seconds: float = Field(1.0, ge=0, description="Minimum gap between writes.")
     max_wait_seconds: float = Field(300, ge=0, description="Never wait longer than this: stop instead.")
     max_retries: int = Field(4, ge=0, le=10, description="Retries of a transient failure (5xx, timeout).")

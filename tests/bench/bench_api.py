@@ -181,7 +181,7 @@ def main() -> None:
     )
     floor = float(WRITES - 1)  # one write a second: the first at t=0, the last at t=WRITES-1
     print(f"\nWrites: {WRITES} comments, virtual clock; 1-write-a-second floor {floor:.0f} s")
-    for per_minute, label in ((30, "default config (30/min, 1 s gap)"), (60, "writes_per_minute: 60")):
+    for per_minute, label in ((60, "default config (60/min, 1 s gap)"), (30, "writes_per_minute: 30")):
         cost, elapsed, limited = writes(per_minute)
         window_floor = max(floor, ((WRITES - 1) // per_minute) * 60.0 + (WRITES - 1) % per_minute)
         print(

@@ -67,7 +67,7 @@ class GovernorSettings:
 
     max_requests: int = 900
     reserve: int = 50
-    writes_per_minute: int = 30
+    writes_per_minute: int = 60  # with the 1 s gap: the one-a-second floor, under GitHub's ~80/min
     min_write_interval: float = 1.0
     max_wait: float = 300.0
     max_retries: int = 4
