@@ -71,6 +71,7 @@ class PullRequest:
     title: str = ""
     body: str = ""
     updated_at: datetime | None = None
+    author: Actor | None = None  # who opened it (the sweep closes only the pipeline's own PRs)
 
 
 @dataclass(frozen=True)
