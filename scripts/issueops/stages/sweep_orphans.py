@@ -75,15 +75,19 @@ class OrphanFinding:
 @dataclass(frozen=True)
 class OrphanReport:
     findings: tuple[OrphanFinding, ...] = ()
+    error: str | None = None  # the scan could not run (e.g. the branch listing failed)
 
     def __bool__(self) -> bool:
-        return bool(self.findings)
+        return bool(self.findings) or self.error is not None
 
     def lines(self) -> list[str]:
-        return [f.line() for f in self.findings]
+        failed = [f"orphan scan not done: {self.error}"] if self.error else []
+        return failed + [f.line() for f in self.findings]
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "error": self.error,
+            "lines": self.lines(),
             "count": len(self.findings),
             "repaired": sum(1 for f in self.findings if f.repaired),
             "findings": [
@@ -94,7 +98,6 @@ class OrphanReport:
                     "branch": f.branch,
                     "detail": f.detail,
                     "repaired": f.repaired,
-                    "line": f.line(),
                 }
                 for f in self.findings
             ],
