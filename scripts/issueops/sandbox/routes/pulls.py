@@ -34,6 +34,13 @@ def _pull_or_404(ctx: Ctx) -> Issue:
     return issue
 
 
+def _pull_info(ctx: Ctx) -> tuple[Issue, PullInfo]:
+    """The pull request of the path, with what it adds to its issue record."""
+    issue = _pull_or_404(ctx)
+    assert issue.pull is not None
+    return issue, issue.pull
+
+
 @route("GET", "/repos/{owner}/{repo}/pulls")
 def list_pulls(ctx: Ctx) -> Reply:
     state_filter = choice(ctx, "state", ("open", "closed", "all"), "open")
@@ -97,9 +104,7 @@ def update_pull(ctx: Ctx) -> Reply:
     open PR for the same head and base (422 otherwise, as GitHub)."""
     login = require_login(ctx)
     state = ctx.state
-    issue = _pull_or_404(ctx)
-    pull = issue.pull
-    assert pull is not None
+    issue, pull = _pull_info(ctx)
     data = ctx.json()
     title = string_field(data, "title", "PullRequest")
     body = string_field(data, "body", "PullRequest")
@@ -162,9 +167,8 @@ def _refuse_duplicate(ctx: Ctx, head: str, base: str) -> None:
 
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
 def check_merged(ctx: Ctx) -> Reply:
-    issue = _pull_or_404(ctx)
-    assert issue.pull is not None
-    if not issue.pull.merged:
+    _, pull = _pull_info(ctx)
+    if not pull.merged:
         raise not_found()
     return Reply(204)
 
@@ -175,9 +179,7 @@ def merge_pull(ctx: Ctx) -> Reply:
     closes the issues the title/body reference with `Closes #N`."""
     login = require_login(ctx)
     state = ctx.state
-    issue = _pull_or_404(ctx)
-    pull = issue.pull
-    assert pull is not None
+    issue, pull = _pull_info(ctx)
     data = ctx.json()
     method = data.get("merge_method", "merge")
     if method not in ("merge", "squash", "rebase"):
