@@ -330,7 +330,7 @@ class SweepStage:
             if number in units:
                 units[number].data = plan
             else:
-                units[number] = WorkUnit(key=f"#{number}", data=plan)
+                units[number] = WorkUnit(key=f"#{number}", data=plan, item=number)
         return [units[n] for n in sorted(units)]
 
     @staticmethod

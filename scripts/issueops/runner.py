@@ -52,10 +52,11 @@ class WorkUnit:
     state: ItemState | None = None
     workflow: str | None = None
     data: Any = None
+    item: int | None = None  # the item's number when there is no state (e.g. a closed item's orphan PR)
 
     @property
     def number(self) -> int | None:
-        return self.state.item.number if self.state else None
+        return self.state.item.number if self.state else self.item
 
 
 class Stage(Protocol):

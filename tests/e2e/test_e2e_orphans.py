@@ -206,3 +206,15 @@ def test_item_filter_limits_the_repairs_to_that_item(orphans: World) -> None:
     assert "issueops/2-draft" not in _branches(w)
     assert summary.orphans is not None
     assert [f["item"] for f in summary.orphans["findings"]] == [2]
+
+
+def test_a_refused_repair_fails_that_item_only_and_the_next_sweep_finishes(orphans: World) -> None:
+    w = orphans
+    w.sandbox.faults.add(status=403, route="/git/refs/heads/issueops/99-gone$", method="DELETE")
+    first = w.run("sweep")
+    assert [(f["target"], f["failure_code"]) for f in first.failures] == [(99, "authorization_denied")]
+    assert [e["item"] for e in w.events("item.failed") if e.get("stage") == "sweep"] == [99]
+    assert "issueops/99-gone" in _branches(w) and "issueops/2-draft" not in _branches(w)
+    second = w.run("sweep")
+    assert second.failures == [] and "issueops/99-gone" not in _branches(w)
+    assert [(r.target, r.action) for r in second.rows] == [("#99", "DeleteBranch")]
