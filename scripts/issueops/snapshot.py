@@ -16,7 +16,7 @@ from issueops.apply import ItemState
 from issueops.github.port import GitHubPort
 from issueops.model import LabelEvent, PullRequest, WorkItem
 from issueops.stages.sweep_orphans import item_of_branch
-from issueops.states import STATE_PREFIX
+from issueops.states import STATE_PREFIX, TERMINAL, State
 
 MANAGED_PREFIXES = (STATE_PREFIX, "workflow::", "source::")
 
@@ -31,6 +31,7 @@ class Snapshot:
     pulls_loaded: bool = False
     pulls: list[PullRequest] = field(default_factory=list)
     label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
+    closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
 
     def managed(self) -> list[ItemState]:
         return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
@@ -64,10 +65,44 @@ def load_pulls(port: GitHubPort, snapshot: Snapshot) -> None:
         return
     snapshot.pulls = port.list_pull_requests(state="all")
     snapshot.pulls_loaded = True
+    _attach_pulls(snapshot, set(snapshot.items))
+
+
+def _attach_pulls(snapshot: Snapshot, numbers: set[int]) -> None:
     for pr in sorted(snapshot.pulls, key=lambda p: p.number):
         number = item_of_branch(pr.head_branch)
-        if number is not None and number in snapshot.items:
+        if number is not None and number in numbers:
             snapshot.items[number].pull_request = pr
+
+
+def read_closed_active(port: GitHubPort, snapshot: Snapshot) -> set[int]:
+    """Closed items still carrying an active (non-terminal) state label, added to the snapshot.
+
+    The snapshot lists open items only, but an item can be closed under the pipeline: GitHub
+    closes it when its PR merges (`Closes #n`), a person closes it, or a run is killed between
+    merging and `done`. One conditional listing per active state label, usually empty and
+    unchanged (a free 304); comments are read per item found so that a marked comment is edited
+    in place rather than posted again. Read at most once per run; process and sweep share it.
+    """
+    if snapshot.closed_active is not None:
+        return snapshot.closed_active
+    found: set[int] = set()
+    for state in State:
+        if state in TERMINAL:
+            continue
+        for item in port.list_items(state="closed", labels=[state.label]):
+            if item.number in found or item.state != "closed":
+                continue
+            found.add(item.number)
+            if item.number not in snapshot.items:
+                added = snapshot.add(item)
+                added.comments = sorted(
+                    port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id)
+                )
+    if snapshot.pulls_loaded:
+        _attach_pulls(snapshot, found)
+    snapshot.closed_active = found
+    return found
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
