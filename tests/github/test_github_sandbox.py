@@ -384,6 +384,24 @@ def test_commit_files_is_one_commit_and_safe_to_rerun(world: World) -> None:
     assert world.sandbox.file("issueops/1-plan", "deliverables/1/plan.md") == "# Plan v2\n"
 
 
+def test_commit_files_known_missing_skips_the_branch_lookup(world: World) -> None:
+    port = world.adapter()
+    before = world.mark()
+    sha = port.commit_files("issueops/3-new", "main", {"d/3.md": "three\n"}, "m", known_missing=True)
+    paths = [served[1] for served in world.served(before)]
+    assert not any("git/ref/heads/issueops" in path for path in paths), paths
+    assert world.sandbox.refs["refs/heads/issueops/3-new"] == sha
+
+
+def test_commit_files_known_missing_but_there_after_all_goes_on_its_head(world: World) -> None:
+    port = world.adapter()
+    first = port.commit_files("issueops/4-race", "main", {"a.md": "a\n"}, "one")
+    sha = port.commit_files("issueops/4-race", "main", {"b.md": "b\n"}, "two", known_missing=True)
+    assert world.sandbox.refs["refs/heads/issueops/4-race"] == sha != first
+    assert world.sandbox.file("issueops/4-race", "a.md") == "a\n"  # built on the branch, not on main
+    assert world.sandbox.file("issueops/4-race", "b.md") == "b\n"
+
+
 def test_pull_request_round_trip(world: World) -> None:
     port = world.adapter()
     port.commit_files("issueops/2-fix", "main", {"fix.txt": "fixed\n"}, "Fix #2")
