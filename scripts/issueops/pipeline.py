@@ -24,7 +24,14 @@ from issueops.model import (
     UpsertComment,
 )
 from issueops.runner import Runtime, WorkUnit
-from issueops.snapshot import Snapshot, label_events, load_pulls, read_closed_active, read_snapshot
+from issueops.snapshot import (
+    Snapshot,
+    label_events,
+    load_pulls,
+    read_closed_active,
+    read_closed_unclear,
+    read_snapshot,
+)
 from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
@@ -309,7 +316,7 @@ class SweepStage:
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
-        closed = read_closed_active(rt.port, snap)
+        closed = read_closed_active(rt.port, snap) | read_closed_unclear(rt.port, snap, rt.now)
         units = []
         for state in snap.items.values():
             if state.item.state == "open" or state.item.number in closed:
