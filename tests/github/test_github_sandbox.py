@@ -327,6 +327,17 @@ def test_reads_round_trip(world: World) -> None:
     assert port.default_branch() == "main"
 
 
+def test_whoami_of_an_installation_token_says_how_to_name_the_bot(world: World) -> None:
+    world.sandbox.add_user("github-actions[bot]", token="ghs-actions", permission="write", type="Bot")
+    port = PyGithubAdapter(
+        "acme/ops", api_url=world.sandbox.base_url, token="ghs-actions", governor=world.governor()
+    )
+    with pytest.raises(GitHubError) as caught:
+        port.whoami()
+    assert caught.value.status == 403
+    assert "--bot-login" in caught.value.hint and "github-actions[bot]" in caught.value.hint
+
+
 def test_label_and_assignee_writes_round_trip(world: World) -> None:
     port = world.adapter()
     port.add_labels(1, ["state::assigned", "risk::low"])

@@ -222,7 +222,19 @@ class PyGithubAdapter:
                     ).get_app()
                     self._me = Actor(f"{app.slug}[bot]", "Bot")
                 else:
-                    self._me = convert.actor(self._request("GET", "/user"))
+                    status, data = self._status("GET", "/user")
+                    if status == 403:  # "Resource not accessible by integration"
+                        raise GitHubError(
+                            "authorization_denied",
+                            "the token cannot read its own identity (GET /user answers 403): it is an "
+                            "installation token, the workflow's GITHUB_TOKEN or a GitHub App's",
+                            status=403,
+                            hint="pass --bot-login (or ISSUEOPS_BOT_LOGIN): github-actions[bot] for "
+                            "GITHUB_TOKEN, <app-slug>[bot] for an App; or set bot_login in the config",
+                        )
+                    if status != 200:
+                        raise GithubException(status, data, None)
+                    self._me = convert.actor(data)
         return self._me
 
     def list_items(
