@@ -35,6 +35,7 @@ STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step, enforced by the runner (larg
 _KINDS: frozenset[str] = frozenset({"error", "warning", "notice"})
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_APP_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62})")
 _WHOLE_NUMBER = re.compile(r"^[0-9]{1,12}$")
 _TRUE = frozenset({"true"})
 _FALSE = frozenset({"false"})
@@ -380,6 +381,7 @@ class RunInputs:
     token_env: str | None = None
     repo: str | None = None
     telemetry: str | None = None
+    bot_login: str | None = None
 
 
 def _number(env: Mapping[str, str], var: str, label: str, minimum: int) -> int | None:
@@ -424,6 +426,11 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     repo = env.get("ISSUEOPS_INPUT_REPO", "").strip() or None
     if repo is not None and not _REPO.fullmatch(repo):
         raise InputError(f"input `repo` must look like OWNER/NAME, got {repo[:80]!r}")
+    # The token of an App installation (the workflow's GITHUB_TOKEN is the `github-actions` App's)
+    # cannot read GET /user, so the workflow says whose token it passes: the bot is `<slug>[bot]`.
+    slug = env.get("ISSUEOPS_INPUT_APP_SLUG", "").strip() or None
+    if slug is not None and not _APP_SLUG.fullmatch(slug):
+        raise InputError(f"input `app-slug` must be a GitHub App slug, got {slug[:80]!r}")
     return RunInputs(
         dry_run=dry,
         dry_run_reason=reason,
@@ -435,6 +442,7 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
         token_env=token_env,
         repo=repo,
         telemetry=env.get("ISSUEOPS_INPUT_TELEMETRY", "").strip() or None,
+        bot_login=f"{slug}[bot]" if slug else None,
     )
 
 
@@ -468,6 +476,8 @@ def build_argv(words: Sequence[str], extra: Sequence[str], inputs: RunInputs) ->
         argv += ["--limit", str(inputs.limit)]
     if inputs.max_requests is not None:
         argv += ["--max-requests", str(inputs.max_requests)]
+    if inputs.bot_login:
+        argv += ["--bot-login", inputs.bot_login]
     argv += list(words)
     command = " ".join(words)
     if inputs.item is not None:

@@ -174,7 +174,7 @@ def run_stages(
     ) as session:
         tel = session.telemetry
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
-        bot = config.bot_login or session.port.whoami().login
+        bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
             repo=_require(opts.repo, "no repository"),
             port=session.port,

@@ -45,6 +45,7 @@ class ItemState:
     item: WorkItem
     comments: list[Comment] = field(default_factory=list)
     pull_request: PullRequest | None = None
+    pulls_read: bool = False  # this run listed the PRs: `pull_request` None means there is none
 
     def bot_comment(self, key: str, bot_login: str) -> Comment | None:
         return bot_comment(self.comments, key, bot_login)
@@ -209,7 +210,9 @@ class Applier:
             state.pull_request = replace(pr, state="closed")
 
     def _open_pull_request(self, action: OpenPullRequest, state: ItemState, result: ApplyResult) -> None:
-        existing = state.pull_request or self.port.find_pull_request(action.branch)
+        existing = state.pull_request
+        if existing is None and not state.pulls_read:
+            existing = self.port.find_pull_request(action.branch)
         if existing is not None and (existing.state == "open" or existing.merged):
             state.pull_request = existing
             return

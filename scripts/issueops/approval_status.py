@@ -162,10 +162,16 @@ def denied_key(login: str) -> str:
     return f"denied-{login.lower()}"
 
 
-def render_denied_reply(login: str, reasons: list[str]) -> str:
-    """One reply per person per item, edited in place; the text depends only on the reason set."""
+def render_denied_reply(
+    login: str, reasons: list[str], *, by_comment: bool = True, removed_label: str | None = None
+) -> str:
+    """One reply per person per item, edited in place; the text depends only on what was refused
+    (a command, the approval label, which the pipeline then removes) and the reason set."""
     wanted = [r for r in sorted(set(reasons)) if r in REPLY_REASONS]
-    lines = [marker(denied_key(login)), f"{_mention(login)}, your command was not applied:"]
+    what = ["your command was not applied"] if by_comment or removed_label is None else []
+    if removed_label is not None:
+        what.append(f"the `{removed_label}` label you added was removed")
+    lines = [marker(denied_key(login)), f"{_mention(login)}, {' and '.join(what)}:"]
     lines += [f"- {_REPLY_TEXT[r]}" for r in wanted]
     lines += ["", "Comment `/help` to see who may use which command. This reply is updated, not repeated."]
     return "\n".join(lines)

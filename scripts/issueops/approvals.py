@@ -208,6 +208,9 @@ class ApprovalDecision:
     record: StatusRecord = field(default_factory=StatusRecord)
 
 
+LABEL_SOURCE = "l:"  # a vote's source when it came from the approval label
+
+
 def comment_source(comment_id: int) -> str:
     return f"c:{comment_id}"
 
@@ -283,7 +286,7 @@ def collect_votes(ctx: ItemContext, authority: Authority) -> tuple[list[Vote], V
             label_vote = Vote(
                 login=event.actor.login,
                 kind="approve",
-                source=f"l:{event.actor.login.lower()}@{event.created_at.isoformat()}",
+                source=f"{LABEL_SOURCE}{event.actor.login.lower()}@{event.created_at.isoformat()}",
                 comment_id=None,
                 at=event.created_at,
                 order=(event.created_at.timestamp(), 0, 0),

@@ -40,7 +40,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             click.echo(f"{len(exc.problems)} error(s); nothing was written.", err=True)
             sys.exit(exc.exit_code)
         except IssueOpsError as exc:
-            _fail(f"error: {exc}", exc.exit_code)
+            hint = getattr(exc, "hint", "")
+            _fail(f"error: {exc}" + (f"\n  fix: {hint}" if hint else ""), exc.exit_code)
         except click.exceptions.Exit:
             raise
         except (click.ClickException, click.Abort):
@@ -110,6 +111,12 @@ def _emit(opts: Options, summary: dict[str, Any], human: str) -> None:
 @click.option("--json", "json_output", is_flag=True, help="One JSON document on stdout (the run summary).")
 @click.option("--limit", type=click.IntRange(min=0), help="At most N work items changed this run.")
 @click.option("--max-requests", type=click.IntRange(min=1), help="API request budget for this run.")
+@click.option(
+    "--bot-login",
+    envvar="ISSUEOPS_BOT_LOGIN",
+    help="The token's own login (github-actions[bot], <app-slug>[bot]): an installation token "
+    "cannot read it from the API [env: ISSUEOPS_BOT_LOGIN; else config bot_login; else GET /user]",
+)
 @click.pass_context
 def main(ctx: click.Context, /, **kwargs: Any) -> None:
     """IssueOps automation: monitor intake, assign, process and approve work items on GitHub."""

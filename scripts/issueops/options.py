@@ -22,6 +22,7 @@ class Options:
     limit: int | None = None
     max_requests: int | None = None
     item: int | None = None
+    bot_login: str | None = None  # the token's own login, for tokens that cannot read GET /user
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)
 
     @property

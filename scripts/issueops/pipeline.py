@@ -26,7 +26,14 @@ from issueops.model import (
     WorkItem,
 )
 from issueops.runner import Runtime, WorkUnit
-from issueops.snapshot import Snapshot, label_events, load_pulls, read_snapshot
+from issueops.snapshot import (
+    Snapshot,
+    label_events,
+    load_pulls,
+    read_closed_active,
+    read_closed_unclear,
+    read_snapshot,
+)
 from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
@@ -185,8 +192,11 @@ class ProcessStage:
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
+        closed = read_closed_active(rt.port, snap)  # e.g. merged, killed before `done`
         units = []
         for state in snap.managed():
+            if state.item.state != "open" and state.item.number not in closed:
+                continue
             if current_state(state.item.labels) in _PROCESS_STATES and workflow_of(state):
                 units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
         return units
@@ -320,7 +330,7 @@ class SweepStage:
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
-        closed = self._closed_not_terminal(rt, snap)
+        closed = read_closed_active(rt.port, snap) | read_closed_unclear(rt.port, snap, rt.now)
         units: dict[int, WorkUnit] = {}
         for state in snap.items.values():
             if state.item.state == "open" or state.item.number in closed:
@@ -382,31 +392,6 @@ class SweepStage:
         rt.extra["orphans"] = report.as_dict()
         return {p.item: p for p in plans if p.item is not None and wanted in (None, p.item)}
 
-    @staticmethod
-    def _closed_not_terminal(rt: Runtime, snap: Snapshot) -> set[int]:
-        """Closed items still carrying an active state label (the snapshot lists open ones only):
-        one conditional listing per non-terminal state label, usually empty; comments are read
-        per item found, so the drift comment is edited in place rather than posted again."""
-        found: set[int] = set()
-        for state in State:
-            if state in TERMINAL:
-                continue
-            for item in rt.port.list_items(state="closed", labels=[state.label]):
-                if item.number in found or item.state != "closed":
-                    continue
-                found.add(item.number)
-                if item.number not in snap.items:
-                    added = snap.add(item)
-                    added.comments = sorted(
-                        rt.port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id)
-                    )
-        if found and snap.pulls_loaded:
-            for pr in sorted(snap.pulls, key=lambda p: p.number):
-                number = item_of_branch(pr.head_branch)
-                if number in found:
-                    snap.items[number].pull_request = pr
-        return found
-
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         orphans = unit.data if isinstance(unit.data, Plan) else None
         if unit.state is None:
@@ -444,6 +429,7 @@ def finish_interrupted(rt: Runtime) -> list[str]:
     anything still ambiguous is left for sweep, which flags it for a person.
     """
     snap = snapshot_of(rt)
+    read_closed_active(rt.port, snap)  # a run killed inside `done` leaves the item closed
     repaired = []
     for state in snap.managed():
         labels = state.item.labels

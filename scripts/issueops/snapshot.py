@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from issueops.apply import ItemState
 from issueops.github.port import GitHubPort
 from issueops.model import LabelEvent, PullRequest, WorkItem
 from issueops.stages.sweep_orphans import item_of_branch
-from issueops.states import STATE_PREFIX
+from issueops.states import STATE_PREFIX, TERMINAL, State, current_state, state_labels_of
 
 MANAGED_PREFIXES = (STATE_PREFIX, "workflow::", "source::")
+# How far back `read_closed_unclear` looks: the sweep runs at least daily, so a closed item whose
+# state labels a person broke is seen by several runs before it drops out of the window.
+CLOSED_LOOKBACK = timedelta(days=7)
 
 
 def is_managed(item: WorkItem) -> bool:
@@ -31,6 +34,7 @@ class Snapshot:
     pulls_loaded: bool = False
     pulls: list[PullRequest] = field(default_factory=list)
     label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
+    closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
 
     def managed(self) -> list[ItemState]:
         return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
@@ -64,10 +68,71 @@ def load_pulls(port: GitHubPort, snapshot: Snapshot) -> None:
         return
     snapshot.pulls = port.list_pull_requests(state="all")
     snapshot.pulls_loaded = True
+    _attach_pulls(snapshot, set(snapshot.items))
+
+
+def _attach_pulls(snapshot: Snapshot, numbers: set[int]) -> None:
+    for number in numbers:
+        snapshot.items[number].pulls_read = True
     for pr in sorted(snapshot.pulls, key=lambda p: p.number):
-        number = item_of_branch(pr.head_branch)
-        if number is not None and number in snapshot.items:
-            snapshot.items[number].pull_request = pr
+        owner = item_of_branch(pr.head_branch)
+        if owner is not None and owner in numbers:
+            snapshot.items[owner].pull_request = pr
+
+
+def read_closed_active(port: GitHubPort, snapshot: Snapshot) -> set[int]:
+    """Closed items still carrying an active (non-terminal) state label, added to the snapshot.
+
+    The snapshot lists open items only, but an item can be closed under the pipeline: GitHub
+    closes it when its PR merges (`Closes #n`), a person closes it, or a run is killed between
+    merging and `done`. One conditional listing per active state label, usually empty and
+    unchanged (a free 304); comments are read per item found so that a marked comment is edited
+    in place rather than posted again. Read at most once per run; process and sweep share it.
+    """
+    if snapshot.closed_active is not None:
+        return snapshot.closed_active
+    found: set[int] = set()
+    for state in State:
+        if state in TERMINAL:
+            continue
+        for item in port.list_items(state="closed", labels=[state.label]):
+            if item.number in found or item.state != "closed":
+                continue
+            found.add(item.number)
+            _add_closed(port, snapshot, item)
+    if snapshot.pulls_loaded:
+        _attach_pulls(snapshot, found)
+    snapshot.closed_active = found
+    return found
+
+
+def read_closed_unclear(port: GitHubPort, snapshot: Snapshot, now: datetime) -> set[int]:
+    """Closed managed items changed lately with no state label, an unknown one or several.
+
+    No label listing can find a missing label, so this is one listing of the closed items
+    updated since the start of the day `CLOSED_LOOKBACK` ago (a stable URL all day, so an
+    unchanged answer is a free 304), filtered here.
+    """
+    start = (now - CLOSED_LOOKBACK).replace(hour=0, minute=0, second=0, microsecond=0)
+    found: set[int] = set()
+    for item in port.list_items(state="closed", since=start):
+        if item.state != "closed" or not is_managed(item):
+            continue
+        if len(state_labels_of(item.labels)) == 1 and current_state(item.labels) is not None:
+            continue  # one known state: the per-state listing covers the active ones
+        found.add(item.number)
+        _add_closed(port, snapshot, item)
+    if snapshot.pulls_loaded:
+        _attach_pulls(snapshot, found)
+    return found
+
+
+def _add_closed(port: GitHubPort, snapshot: Snapshot, item: WorkItem) -> None:
+    """A closed item joins the snapshot with its comments (so a marked comment is edited in place)."""
+    if item.number in snapshot.items:
+        return
+    added = snapshot.add(item)
+    added.comments = sorted(port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id))
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:

@@ -226,6 +226,26 @@ def test_denied_reply_depends_only_on_the_reasons() -> None:
     assert "@dave" in one and "write, maintain or admin" in one
 
 
+@pytest.mark.parametrize(
+    ("by_comment", "removed_label", "head"),
+    [
+        (True, None, "@dave, your command was not applied:"),
+        (False, "approval::approved", "@dave, the `approval::approved` label you added was removed:"),
+        (
+            True,
+            "approval::approved",
+            "@dave, your command was not applied and the `approval::approved` label you added was removed:",
+        ),
+    ],
+    ids=["command", "label", "command-and-label"],
+)
+def test_denied_reply_says_what_was_refused(by_comment: bool, removed_label: str | None, head: str) -> None:
+    reply = render_denied_reply(
+        "dave", ["insufficient_permission"], by_comment=by_comment, removed_label=removed_label
+    )
+    assert reply.splitlines()[1] == head
+
+
 def test_quote_user_text() -> None:
     assert quote_user_text("a\n b  <!-- x --> @all") == '"a b &lt;!-- x --&gt; &#64;all"'
     assert len(quote_user_text("x" * 500)) < 210

@@ -49,13 +49,25 @@ DRIFT: dict[int, tuple[dict[str, Any], str | None]] = {
         "state::in-progress",
     ),
     11: (_item("healthy", ["state::in-progress", WF], assignees=["bob"]), "state::in-progress"),
+    # Closed items no per-state listing finds: read from the recently-closed listing.
+    13: (_item("closed as completed, state label removed", [WF], state="closed"), "state::done"),
+    14: (
+        _item(
+            "closed as not planned, unknown state",
+            ["state::wip", WF],
+            state="closed",
+            state_reason="not_planned",
+        ),
+        "state::rejected",
+    ),
 }
 UNMANAGED = 12  # labels outside the pipeline's families: left alone
 
 
 @pytest.fixture
 def drift(tmp_path: Path) -> Iterator[World]:
-    issues = [DRIFT[n][0] for n in sorted(DRIFT)] + [_item("a docs question", ["docs"])]
+    docs = _item("a docs question", ["docs"])
+    issues = [docs if n == UNMANAGED else DRIFT[n][0] for n in range(1, max(DRIFT) + 1)]
     w = World(scenario(issues, labels=["docs"]), tmp_path)
     w._call("carol", "DELETE", f"/repos/{REPO}/issues/10/labels/state::in-progress")
     yield w
@@ -83,10 +95,10 @@ def test_drift_every_item_ends_in_one_state_or_is_flagged(drift: World) -> None:
     assert w.state_labels(8) == {"state::done"}
     # Closed items took the terminal state their close reason says; the pipeline's own `done`
     # item was closed (its workflow closes finished items); no other item changed open/closed.
-    assert {n for n, i in w.sandbox.issues.items() if i.state == "closed"} == {6, 7, 9}
+    assert {n for n, i in w.sandbox.issues.items() if i.state == "closed"} == {6, 7, 9, 13, 14}
     assert w.labels(UNMANAGED) == {"docs"} and w.bot_comments(UNMANAGED) == []
     assert w.bot_comments(11) == []
-    for number in (1, 6, 7, 9, 10):
+    for number in (1, 6, 7, 9, 10, 13, 14):
         assert len(w.bot_comments(number, "drift")) == 1, number
         assert "repaired" in w.bot_comments(number, "drift")[0]
     # #3 is finished before the sweep by run_stages' interrupted-transition repair: no comment.
@@ -99,6 +111,8 @@ def test_drift_every_item_ends_in_one_state_or_is_flagged(drift: World) -> None:
         (7, "closed-not-terminal"),
         (9, "close-missing"),
         (10, "no-state"),
+        (13, "no-state"),
+        (14, "unknown-state"),
     }
     flagged = {(e["item"], e["code"]) for e in w.events("drift.flagged")}
     assert flagged == {(2, "no-state"), (4, "several-states"), (5, "unknown-state"), (8, "open-terminal")}

@@ -329,6 +329,17 @@ def test_reads_round_trip(world: World) -> None:
     assert port.default_branch() == "main"
 
 
+def test_whoami_of_an_installation_token_says_how_to_name_the_bot(world: World) -> None:
+    world.sandbox.add_user("github-actions[bot]", token="ghs-actions", permission="write", type="Bot")
+    port = PyGithubAdapter(
+        "acme/ops", api_url=world.sandbox.base_url, token="ghs-actions", governor=world.governor()
+    )
+    with pytest.raises(GitHubError) as caught:
+        port.whoami()
+    assert caught.value.status == 403
+    assert "--bot-login" in caught.value.hint and "github-actions[bot]" in caught.value.hint
+
+
 def test_label_and_assignee_writes_round_trip(world: World) -> None:
     port = world.adapter()
     port.add_labels(1, ["state::assigned", "risk::low"])
@@ -384,6 +395,24 @@ def test_commit_files_is_one_commit_and_safe_to_rerun(world: World) -> None:
     newer = port.commit_files("issueops/1-plan", "main", {"deliverables/1/plan.md": "# Plan v2\n"}, "v2")
     assert newer != sha
     assert world.sandbox.file("issueops/1-plan", "deliverables/1/plan.md") == "# Plan v2\n"
+
+
+def test_commit_files_known_missing_skips_the_branch_lookup(world: World) -> None:
+    port = world.adapter()
+    before = world.mark()
+    sha = port.commit_files("issueops/3-new", "main", {"d/3.md": "three\n"}, "m", known_missing=True)
+    paths = [served[1] for served in world.served(before)]
+    assert not any("git/ref/heads/issueops" in path for path in paths), paths
+    assert world.sandbox.refs["refs/heads/issueops/3-new"] == sha
+
+
+def test_commit_files_known_missing_but_there_after_all_goes_on_its_head(world: World) -> None:
+    port = world.adapter()
+    first = port.commit_files("issueops/4-race", "main", {"a.md": "a\n"}, "one")
+    sha = port.commit_files("issueops/4-race", "main", {"b.md": "b\n"}, "two", known_missing=True)
+    assert world.sandbox.refs["refs/heads/issueops/4-race"] == sha != first
+    assert world.sandbox.file("issueops/4-race", "a.md") == "a\n"  # built on the branch, not on main
+    assert world.sandbox.file("issueops/4-race", "b.md") == "b\n"
 
 
 def test_pull_request_round_trip(world: World) -> None:

@@ -292,6 +292,28 @@ def test_existing_assignee_is_kept() -> None:
     assert plan.events[0]["owner"] == "zed"
 
 
+@pytest.mark.parametrize(
+    ("assignees", "load", "owner_line"),
+    [
+        # A killed run assigned ann (least loaded: she had 0) and died: her load now counts this
+        # item, and the assessment still says what the uninterrupted run would have said.
+        ((("ann",)), {"ann": 1}, "`ann`: least loaded (0 open items)"),
+        ((("ann",)), {"ann": 3, "ben": 1}, "`ann`: already assigned"),
+        ((("zed",)), {"zed": 1}, "`zed`: already assigned"),
+        ((), {"ann": 1}, "`ben`: least loaded (0 open items)"),
+    ],
+    ids=["interrupted-run-own-pick", "person-picked-busier-owner", "person-picked-outsider", "unassigned"],
+)
+def test_owner_line_reads_as_the_uninterrupted_choice(
+    assignees: tuple[str, ...], load: dict[str, int], owner_line: str
+) -> None:
+    (plan,) = plan_for(
+        item(1, "x", labels=("state::triage", "x"), assignees=assignees), workflows=[LL], load=load
+    )
+    assert f"- Owner: {owner_line}" in actions_of(plan, UpsertComment)[0].body
+    assert bool(actions_of(plan, Assign)) is not bool(assignees)
+
+
 def test_nobody_available_waits_in_triage_idempotently() -> None:
     config = Config.model_validate({"owners": {"unavailable": ["ann", "ben", "cat"]}})
     world = World()

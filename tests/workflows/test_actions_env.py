@@ -463,6 +463,19 @@ INPUT_CASES: list[tuple[dict[str, str], RunInputs | str]] = [
     ({"ISSUEOPS_INPUT_CONFIG": "--dry-run"}, "`config` must be a file path"),
     ({"ISSUEOPS_INPUT_TOKEN_ENV": "APP_TOKEN"}, "dry"),
     ({"ISSUEOPS_INPUT_TOKEN_ENV": "X; echo"}, "`token-env` must be an environment variable name"),
+    (
+        {"ISSUEOPS_INPUT_DRY_RUN": "true", "ISSUEOPS_INPUT_APP_SLUG": "github-actions"},
+        RunInputs(True, "the dry_run input is true", bot_login="github-actions[bot]"),
+    ),
+    (
+        {"ISSUEOPS_INPUT_DRY_RUN": "true", "ISSUEOPS_INPUT_APP_SLUG": " acme-ops-bot "},
+        RunInputs(True, "the dry_run input is true", bot_login="acme-ops-bot[bot]"),
+    ),
+    (
+        {"ISSUEOPS_INPUT_DRY_RUN": "true", "ISSUEOPS_INPUT_APP_SLUG": ""},
+        RunInputs(True, "the dry_run input is true"),
+    ),
+    ({"ISSUEOPS_INPUT_APP_SLUG": "x --repo y"}, "`app-slug` must be a GitHub App slug"),
 ]
 INPUT_IDS = [
     "dispatch dry",
@@ -491,6 +504,10 @@ INPUT_IDS = [
     "config that is an option",
     "token-env ok",
     "token-env not a name",
+    "the workflow token's app",
+    "an App's slug, trimmed",
+    "no app: a personal token",
+    "app-slug with words",
 ]
 
 

@@ -278,16 +278,27 @@ DISPATCH_DRY = {"dry_run": True, "limit": "", "max_requests": "", "item": ""}
 NO_INPUTS: dict[str, Any] = {}
 LIVE = {"ISSUEOPS_LIVE": "true"}
 
+# The workflows pass whose token it is (the App's slug, else `github-actions`): such a token
+# cannot read GET /user.
+APP_BOT = ["--bot-login", "github-actions[bot]"]
+
 CHAIN_CASES = [
-    ("issueops-assign.yml", "issueops assign", "schedule", NO_INPUTS, {}, [["--dry-run", "assign"]]),
-    ("issueops-assign.yml", "issueops assign", "schedule", NO_INPUTS, LIVE, [["assign"]]),
+    (
+        "issueops-assign.yml",
+        "issueops assign",
+        "schedule",
+        NO_INPUTS,
+        {},
+        [["--dry-run", *APP_BOT, "assign"]],
+    ),
+    ("issueops-assign.yml", "issueops assign", "schedule", NO_INPUTS, LIVE, [[*APP_BOT, "assign"]]),
     (
         "issueops-process.yml",
         "issueops process",
         "workflow_dispatch",
         DISPATCH_LIVE,
         {"ISSUEOPS_MAX_REQUESTS": "150"},
-        [["--limit", "5", "--max-requests", "300", "process", "--item", "42"]],
+        [["--limit", "5", "--max-requests", "300", *APP_BOT, "process", "--item", "42"]],
     ),
     (
         "issueops-monitor.yml",
@@ -295,16 +306,16 @@ CHAIN_CASES = [
         "workflow_dispatch",
         DISPATCH_DRY,
         LIVE,
-        [["--dry-run", "monitor"]],
+        [["--dry-run", *APP_BOT, "monitor"]],
     ),
-    ("issueops-sweep.yml", "issueops sweep", "schedule", NO_INPUTS, LIVE, [["sweep"]]),
+    ("issueops-sweep.yml", "issueops sweep", "schedule", NO_INPUTS, LIVE, [[*APP_BOT, "sweep"]]),
     (
         "issueops-sweep.yml",
         "issueops sweep",
         "schedule",
         NO_INPUTS,
         {**LIVE, "ISSUEOPS_MAX_REQUESTS": "150"},
-        [["--max-requests", "150", "sweep"]],
+        [["--max-requests", "150", *APP_BOT, "sweep"]],
     ),
     (
         "issueops-commands.yml",
@@ -312,7 +323,7 @@ CHAIN_CASES = [
         "issue_comment",
         NO_INPUTS,
         {},
-        [["--dry-run", "commands", "--event", "@event"]],
+        [["--dry-run", *APP_BOT, "commands", "--event", "@event"]],
     ),
     (
         "issueops-commands.yml",
@@ -320,16 +331,16 @@ CHAIN_CASES = [
         "issues",
         NO_INPUTS,
         LIVE,
-        [["commands", "--event", "@event"]],
+        [[*APP_BOT, "commands", "--event", "@event"]],
     ),
-    ("issueops-commands.yml", "issueops commands", "schedule", NO_INPUTS, LIVE, [["commands"]]),
+    ("issueops-commands.yml", "issueops commands", "schedule", NO_INPUTS, LIVE, [[*APP_BOT, "commands"]]),
     (
         "issueops-commands.yml",
         "issueops commands",
         "workflow_dispatch",
         {**DISPATCH_LIVE, "limit": "", "max_requests": ""},
         {"ISSUEOPS_MAX_REQUESTS": "150"},
-        [["--max-requests", "150", "commands", "--item", "42"]],
+        [["--max-requests", "150", *APP_BOT, "commands", "--item", "42"]],
     ),
     (
         "issueops-setup.yml",
@@ -337,7 +348,7 @@ CHAIN_CASES = [
         "workflow_dispatch",
         DISPATCH_DRY,
         {},
-        [["--dry-run", "labels", "sync"]],
+        [["--dry-run", *APP_BOT, "labels", "sync"]],
     ),
     (
         "issueops-setup.yml",
@@ -440,6 +451,7 @@ def test_every_launcher_step_is_covered_above() -> None:
 # --- the stage steps for real: the CLI against the sandbox GitHub over HTTP ------------------------
 
 BOT_TOKEN = "bot-token"  # the sandbox bot's token (demo scenario), checked never to be printed
+ACTIONS_BOT = "github-actions[bot]"
 FEED_XML = (
     '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
     "<title>Acme status</title><id>tag:status.example.com,2026:history</id>"
@@ -506,7 +518,10 @@ def _checkout(workdir: Path, web_url: str) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    sandbox = Sandbox.from_scenario(ROOT / "scripts" / "issueops" / "sandbox" / "scenarios" / "demo.yml")
+    # On the runner the token is the `github-actions` App's, which cannot read GET /user: the
+    # demo's bot becomes that account, so the workflows' `--bot-login` is what makes runs work.
+    demo = (ROOT / "scripts" / "issueops" / "sandbox" / "scenarios" / "demo.yml").read_text(encoding="utf-8")
+    sandbox = Sandbox.from_scenario(yaml.safe_load(demo.replace("issueops-bot", f'"{ACTIONS_BOT}"')))
     server = serve(sandbox, 0)
     web = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
     threading.Thread(target=web.serve_forever, daemon=True).start()
@@ -595,7 +610,7 @@ def _run_step(
 
 
 def _bot_writes(sandbox: Sandbox) -> list[str]:
-    return [f"{e.method} {e.path}" for e in sandbox.ledger if e.write and e.login == "issueops-bot"]
+    return [f"{e.method} {e.path}" for e in sandbox.ledger if e.write and e.login == ACTIONS_BOT]
 
 
 def _state_counts(sandbox: Sandbox) -> dict[str, int]:

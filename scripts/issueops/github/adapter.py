@@ -222,7 +222,19 @@ class PyGithubAdapter:
                     ).get_app()
                     self._me = Actor(f"{app.slug}[bot]", "Bot")
                 else:
-                    self._me = convert.actor(self._request("GET", "/user"))
+                    status, data = self._status("GET", "/user")
+                    if status == 403:  # "Resource not accessible by integration"
+                        raise GitHubError(
+                            "authorization_denied",
+                            "the token cannot read its own identity (GET /user answers 403): it is an "
+                            "installation token, the workflow's GITHUB_TOKEN or a GitHub App's",
+                            status=403,
+                            hint="pass --bot-login (or ISSUEOPS_BOT_LOGIN): github-actions[bot] for "
+                            "GITHUB_TOKEN, <app-slug>[bot] for an App; or set bot_login in the config",
+                        )
+                    if status != 200:
+                        raise GithubException(status, data, None)
+                    self._me = convert.actor(data)
         return self._me
 
     def list_items(
@@ -495,9 +507,17 @@ class PyGithubAdapter:
         with self._calling(self._issue(number)):
             self._request("PATCH", f"{self._base}/issues/{number}", body=payload)
 
-    def commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
+    def commit_files(
+        self,
+        branch: str,
+        base: str,
+        files: Mapping[str, str],
+        message: str,
+        *,
+        known_missing: bool = False,
+    ) -> str:
         with self._calling(f"{self.repo} branch {branch}"):
-            return self._commit_files(branch, base, files, message)
+            return self._commit_files(branch, base, files, message, known_missing)
 
     def _ref_sha(self, branch: str) -> str | None:
         status, data = self._status("GET", f"{self._base}/git/ref/heads/{quote(branch, safe='/')}")
@@ -507,16 +527,44 @@ class PyGithubAdapter:
             raise GithubException(status, data, None)
         return str(convert.require(convert.require(data, "object", dict), "sha", str))
 
-    def _commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
-        head = self._ref_sha(branch)
-        start = head if head is not None else self._ref_sha(base)
-        if start is None:
-            raise GitHubError(
-                "not_found",
-                f"{self.repo} branch {base}: the base branch does not exist",
-                status=404,
-                hint="check default_branch in the config or the workflow's base",
+    def _commit_files(
+        self, branch: str, base: str, files: Mapping[str, str], message: str, known_missing: bool
+    ) -> str:
+        """On the branch's head when it exists; else on the base, creating the branch. When the
+        caller listed the branches this run and this one was not there, no read looks for it;
+        if it exists after all (a race), its head is read and the files go on top of it."""
+        head = None if known_missing else self._ref_sha(branch)
+        if head is None:
+            start = self._ref_sha(base)
+            if start is None:
+                raise GitHubError(
+                    "not_found",
+                    f"{self.repo} branch {base}: the base branch does not exist",
+                    status=404,
+                    hint="check default_branch in the config or the workflow's base",
+                )
+            sha = self._build_commit(start, files, message, branch)
+            if self._create_branch(branch, sha):
+                return sha
+            head = self._ref_sha(branch)
+            if head is None:
+                raise GitHubError(
+                    "contention",
+                    f"{self.repo} branch {branch}: it existed a moment ago and is gone now",
+                    status=409,
+                    hint="another process is changing the branch; the next run tries again",
+                )
+        sha = self._build_commit(head, files, message, branch)
+        if sha != head:
+            self._request(
+                "PATCH",
+                f"{self._base}/git/refs/heads/{quote(branch, safe='/')}",
+                body={"sha": sha, "force": False},
             )
+        return sha
+
+    def _build_commit(self, start: str, files: Mapping[str, str], message: str, branch: str) -> str:
+        """A commit on `start` with `files` written; `start` itself when they are there already."""
         tree_sha = str(
             convert.require(
                 convert.require(self._request("GET", f"{self._base}/git/commits/{start}"), "tree", dict),
@@ -536,8 +584,6 @@ class PyGithubAdapter:
             if existing.get(path.lstrip("/"), ("", ""))[0] != blob_sha(content)
         }
         if not changed:
-            if head is None:
-                self._create_branch(branch, start)
             return start
         if self.dry_run:
             self._simulate("commit_files", branch=branch, files=sorted(changed))
@@ -553,44 +599,38 @@ class PyGithubAdapter:
         )
         new_tree_sha = str(convert.require(new_tree, "sha", str))
         if new_tree_sha == tree_sha:  # identical after all: no empty commit
-            if head is None:
-                self._create_branch(branch, start)
             return start
         commit = self._request(
             "POST",
             f"{self._base}/git/commits",
             body={"message": message, "tree": new_tree_sha, "parents": [start]},
         )
-        sha = str(convert.require(commit, "sha", str))
-        if head is None:
-            self._create_branch(branch, sha)
-        else:
-            self._request(
-                "PATCH",
-                f"{self._base}/git/refs/heads/{quote(branch, safe='/')}",
-                body={"sha": sha, "force": False},
-            )
-        return sha
+        return str(convert.require(commit, "sha", str))
 
-    def _create_branch(self, branch: str, sha: str) -> None:
+    def _create_branch(self, branch: str, sha: str) -> bool:
+        """True when created (or it was created by our own uncertain earlier try); False when
+        the branch exists already, pointing elsewhere."""
         if self.dry_run:
-            return self._simulate("create_branch", branch=branch)
-        ref_path = f"{self._base}/git/refs/heads/{quote(branch, safe='/')}"
+            self._simulate("create_branch", branch=branch)
+            return True
 
-        def send() -> str:
+        def send() -> bool:
             status, data = self._status(
                 "POST", f"{self._base}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha}
             )
-            if status == 422:  # it exists (a crash or a race): move it to our commit, fast-forward only
-                self._request("PATCH", ref_path, body={"sha": sha, "force": False})
-            elif status != 200:
+            if status == 422:  # "Reference already exists" (else a real error)
+                head = self._ref_sha(branch)
+                if head is None:
+                    raise GithubException(status, data, None)
+                return head == sha
+            if status != 200:
                 raise GithubException(status, data, None)
-            return sha
+            return True
 
-        def find() -> str | None:
-            return sha if self._ref_sha(branch) == sha else None
+        def find() -> bool | None:
+            return True if self._ref_sha(branch) == sha else None
 
-        self._exactly_once(f"{self.repo} branch {branch}", send=send, find=find)
+        return self._exactly_once(f"{self.repo} branch {branch}", send=send, find=find)
 
     def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
         if self.dry_run:

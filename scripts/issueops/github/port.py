@@ -90,9 +90,19 @@ class GitHubPort(Protocol):
         state_reason: str | None = None,
     ) -> None: ...
 
-    def commit_files(self, branch: str, base: str, files: Mapping[str, str], message: str) -> str:
+    def commit_files(
+        self,
+        branch: str,
+        base: str,
+        files: Mapping[str, str],
+        message: str,
+        *,
+        known_missing: bool = False,
+    ) -> str:
         """Create `branch` from `base` if missing and commit `files` in one commit; returns the
-        head sha. Files already identical on the branch produce no new commit."""
+        head sha. Files already identical on the branch produce no new commit. `known_missing`:
+        the caller listed the branches this run and this one was not there (saves a read; a
+        branch that exists after all is still handled)."""
 
     def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest: ...
 

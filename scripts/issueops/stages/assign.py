@@ -11,7 +11,9 @@ Owners come from the workflow's pool, minus `owners.unavailable` and anyone at
 `owners.max_open_items`: `least_loaded` picks the fewest open items (ties in pool order);
 `round_robin` starts at pool[number % len(pool)] and walks forward to the first eligible
 person, so it needs no state on the runner and a re-plan picks the same person. When nobody
-is eligible the item waits in triage and the assessment says why.
+is eligible the item waits in triage and the assessment says why. An owner already on the item
+stays; the choice is still computed (without this item in their load) so that a run killed after
+assigning leaves the same assessment as one that was not.
 """
 
 from __future__ import annotations
@@ -278,6 +280,19 @@ def _risk_changes(item: WorkItem, workflow: WorkflowSchema) -> tuple[Risk, list[
     return risk, add, removals
 
 
+def _load_without(load: Mapping[str, int], assignees: Sequence[str]) -> dict[str, int]:
+    """The load as it was before this item was assigned: an owner already on a triage item
+    (a person's choice, or a run killed after assigning) is counted in `load` once for it, and
+    the choice is made as if it were not, so that an interrupted run's assessment reads the
+    same as an uninterrupted one's."""
+    out = dict(load)
+    for login in assignees:
+        key = login.casefold()
+        if out.get(key, 0) > 0:
+            out[key] -= 1
+    return out
+
+
 def plan_one(
     ctx: ItemContext,
     *,
@@ -319,10 +334,9 @@ def plan_one(
         how = f"score {best.score}, needed {best.min_score}"
 
     already = [login for login in item.assignees if not same_login(login, bot_login)]
-    if already:
+    owner = choose_owner(workflow, config, _load_without(load, item.assignees), item.number)
+    if already and not (owner.login and same_login(owner.login, already[0])):
         owner = OwnerChoice(already[0], "already assigned")
-    else:
-        owner = choose_owner(workflow, config, load, item.number)
     if owner.login is None:
         # Nobody can take it now: wait in triage, say why once; the next run tries again.
         body = assessment_body(workflow.name, how, workflow.risk, owner, results)

@@ -23,6 +23,7 @@ from issueops.approval_status import (
     render_status,
 )
 from issueops.approvals import (
+    LABEL_SOURCE,
     REPLY_REASONS,
     STATUS_KEY,
     VOTE_COMMANDS,
@@ -455,7 +456,7 @@ def plan_commands(
     if work.help and _differs(ctx, HELP_KEY, bot_login, marker(HELP_KEY) + "\n" + help_text()):
         actions.append(UpsertComment(item.number, HELP_KEY, marker(HELP_KEY) + "\n" + help_text()))
     old_denied = record.denied if record is not None else frozenset()
-    actions += _denied_replies(ctx, decision, work, old_denied, bot_login)
+    actions += _denied_replies(ctx, decision, work, old_denied, bot_login, config.labels.approved)
 
     new_record = replace(
         decision.record,
@@ -496,6 +497,7 @@ def _denied_replies(
     work: _Work,
     old_denied: frozenset[tuple[str, str, str]],
     bot_login: str,
+    approved_label: str,
 ) -> list[Action]:
     """One reply per person with a new reply-worthy denial; edited in place, never repeated."""
     current = [(d.login, d.source, d.reason) for d in decision.denials]
@@ -509,8 +511,14 @@ def _denied_replies(
     actions: list[Action] = []
     for lower in sorted(fresh):
         login = next(x for x, _, _ in current if x.lower() == lower)
-        reasons = [reason for x, _, reason in everything if x.lower() == lower]
-        body = render_denied_reply(login, reasons)
+        theirs = [(src, reason) for x, src, reason in everything if x.lower() == lower]
+        by_label = any(src.startswith(LABEL_SOURCE) for src, _ in theirs)
+        body = render_denied_reply(
+            login,
+            [reason for _, reason in theirs],
+            by_comment=any(not src.startswith(LABEL_SOURCE) for src, _ in theirs),
+            removed_label=approved_label if by_label else None,
+        )
         if _differs(ctx, denied_key(login), bot_login, body):
             actions.append(UpsertComment(ctx.item.number, denied_key(login), body))
     return actions

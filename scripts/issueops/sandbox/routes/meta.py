@@ -3,7 +3,7 @@ permission and team membership."""
 
 from __future__ import annotations
 
-from issueops.sandbox.http import Ctx, Reply, not_found
+from issueops.sandbox.http import ApiError, Ctx, Reply, not_found
 from issueops.sandbox.models import PERMISSION_LEVELS
 from issueops.sandbox.routes.common import require_login
 from issueops.sandbox.routing import route
@@ -27,7 +27,17 @@ def get_rate_limit(ctx: Ctx) -> Reply:
 
 @route("GET", "/user", need=None)
 def get_authenticated_user(ctx: Ctx) -> Reply:
-    return Reply(200, ctx.render.private_user(require_login(ctx)))
+    """An installation token (a `[bot]` account: GITHUB_TOKEN, a GitHub App's) has no user to
+    show: GitHub answers 403 "Resource not accessible by integration"."""
+    login = require_login(ctx)
+    user = ctx.state.find_user(login)
+    if user is not None and user.type == "Bot" and login.endswith("[bot]"):
+        raise ApiError(
+            403,
+            "Resource not accessible by integration",
+            documentation_url="https://docs.github.com/rest/users/users#get-the-authenticated-user",
+        )
+    return Reply(200, ctx.render.private_user(login))
 
 
 @route("GET", "/repos/{owner}/{repo}")
