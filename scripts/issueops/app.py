@@ -197,6 +197,7 @@ def run_stages(
                 summary.rows.append(_repair_row(line))
         for stage in build_stages(names, event_item=event_item, fetch=fetch):
             runner.run_stage(stage)
+        summary.orphans = rt.extra.get("orphans")
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field, replace
 
 from issueops.github.port import GitHubPort
 from issueops.model import (
+    CLOSED_PR_KEY,
     Action,
     AddLabels,
     Assign,
     CloseItem,
+    ClosePullRequest,
     Comment,
     CreateItem,
+    DeleteBranch,
     MergePullRequest,
     OpenPullRequest,
     PullRequest,
@@ -82,6 +85,13 @@ class Applier:
             result.writes += 1
             source = next((x[len("source::") :] for x in action.labels if x.startswith("source::")), "")
             self.emit("item.created", item=created.number, source=source, source_key=action.source_key)
+            return
+        if isinstance(action, ClosePullRequest):
+            self._close_pull_request(action, state, result)
+            return
+        if isinstance(action, DeleteBranch):
+            self.port.delete_branch(action.branch)
+            result.writes += 1
             return
         if state is None:
             raise ValueError(f"{type(action).__name__} needs an item state")
@@ -180,6 +190,24 @@ class Applier:
             self.port.edit_comment(existing.id, body)
             state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
             result.writes += 1
+
+    def _close_pull_request(
+        self, action: ClosePullRequest, state: ItemState | None, result: ApplyResult
+    ) -> None:
+        """The explanation first (looked for on the PR, so a replay never posts it twice), then the
+        close. The item's state is not needed: the PR's item may be closed or gone."""
+        pr = state.pull_request if state is not None else None
+        if pr is not None and pr.number == action.pr_number and pr.state == "closed":
+            return
+        if action.body:
+            comments = self.port.list_item_comments(action.pr_number)
+            if bot_comment(comments, CLOSED_PR_KEY, self.bot_login) is None:
+                self.port.create_comment(action.pr_number, marked(CLOSED_PR_KEY, action.body))
+                result.writes += 1
+        self.port.close_pull_request(action.pr_number)
+        result.writes += 1
+        if state is not None and pr is not None and pr.number == action.pr_number:
+            state.pull_request = replace(pr, state="closed")
 
     def _open_pull_request(self, action: OpenPullRequest, state: ItemState, result: ApplyResult) -> None:
         existing = state.pull_request

@@ -208,7 +208,11 @@ _stage_command("assign", ("assign",), "state::triage -> state::assigned: workflo
 _stage_command(
     "process", ("process",), "Run assigned/approved items' workflow steps (deliverables, PR, publish)."
 )
-_stage_command("sweep", ("sweep",), "Repair label drift; send SLA reminders and escalations.")
+_stage_command(
+    "sweep",
+    ("sweep",),
+    "Repair label drift; send SLA reminders and escalations; repair or report orphaned PRs and branches.",
+)
 _stage_command(
     "run",
     ("commands", "monitor", "assign", "process", "sweep"),

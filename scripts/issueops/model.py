@@ -71,6 +71,7 @@ class PullRequest:
     title: str = ""
     body: str = ""
     updated_at: datetime | None = None
+    author: Actor | None = None  # who opened it (the sweep closes only the pipeline's own PRs)
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,29 @@ class MergePullRequest:
     head_sha: str
 
 
+# The marker key of the one comment the pipeline leaves on a PR it closes (see ClosePullRequest).
+CLOSED_PR_KEY = "orphan-closed"
+
+
+@dataclass(frozen=True)
+class ClosePullRequest:
+    """Close a deliverable PR without merging; `body`, when given, is posted on the PR first as the
+    bot's comment marked `CLOSED_PR_KEY` (once: a comment already there is not posted again)."""
+
+    item: int
+    pr_number: int
+    reason: str
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteBranch:
+    """Delete a deliverable branch; one already gone is not an error."""
+
+    item: int
+    branch: str
+
+
 Action = (
     AddLabels
     | RemoveLabel
@@ -236,6 +260,8 @@ Action = (
     | CloseItem
     | OpenPullRequest
     | MergePullRequest
+    | ClosePullRequest
+    | DeleteBranch
 )
 
 

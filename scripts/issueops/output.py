@@ -44,12 +44,22 @@ def human_summary(summary: RunSummary) -> str:
         lines.append("  " + ", ".join(summary.deferred))
     elif summary.deferred:
         lines.append(f"deferred by --limit: {', '.join(summary.deferred)}")
+    lines += _orphan_lines(summary)
     for failure in summary.failures:
         lines.append(
             f"FAILED {failure['stage']} {failure['target']}: {failure['failure_class']}/"
             f"{failure['failure_code']}: {failure['message']}\n  what to do: {failure['hint']}"
         )
     return "\n".join(lines)
+
+
+def _orphan_lines(summary: RunSummary) -> list[str]:
+    """The sweep's orphan report: every finding, repaired or only reported."""
+    found = [str(line) for line in (summary.orphans or {}).get("lines", ())]
+    if not found:
+        return []
+    title = "Orphans (dry run: repairs planned, not made)" if summary.dry_run else "Orphans"
+    return [f"{title}:", *(f"  {line}" for line in found)]
 
 
 def _md_cell(text: str) -> str:
@@ -79,6 +89,11 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
             out.append(f"| {row.stage} | {row.target} | {row.action} | {_md_cell(row.detail)} |")
         if len(summary.rows) > max_rows:
             out.append(f"\n_{len(summary.rows) - max_rows} more rows left out._")
+    orphans = _orphan_lines(summary)
+    if orphans:
+        out += ["", f"### {orphans[0].rstrip(':')}", ""]
+        out += [f"- {_md_cell(line.strip())}" for line in orphans[1:]]
+        out.append("")
     for failure in summary.failures:
         out.append(
             f"- **failed** {failure['stage']} {failure['target']}: `{failure['failure_code']}` "

@@ -20,8 +20,10 @@ from issueops.model import (
     ItemContext,
     Permission,
     Plan,
+    PullRequest,
     Transition,
     UpsertComment,
+    WorkItem,
 )
 from issueops.runner import Runtime, WorkUnit
 from issueops.snapshot import (
@@ -39,6 +41,13 @@ from issueops.stages import commands as commands_stage
 from issueops.stages import monitor as monitor_stage
 from issueops.stages import process as process_stage
 from issueops.stages import sweep as sweep_stage
+from issueops.stages.sweep_orphans import (
+    BRANCH_PREFIX,
+    OrphanReport,
+    abandoned_pr,
+    item_of_branch,
+    plan_orphans,
+)
 from issueops.states import TERMINAL, State, current_state, resolve_interrupted
 
 
@@ -308,7 +317,12 @@ class CommandsStage:
 
 
 class SweepStage:
-    """Drift repair, SLA reminders and escalations, orphaned deliverables."""
+    """Drift repair, SLA reminders and escalations, orphaned deliverables.
+
+    Each item is a unit; the orphan scan runs once per sweep and adds its repairs to the item's
+    unit, or to a unit of their own (no item state) for a closed or deleted item's PR and branch.
+    The report of every orphan found, repaired or not, goes to `rt.extra["orphans"]`.
+    """
 
     name = "sweep"
     estimated_requests = 4
@@ -317,23 +331,95 @@ class SweepStage:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
         closed = read_closed_active(rt.port, snap) | read_closed_unclear(rt.port, snap, rt.now)
-        units = []
+        units: dict[int, WorkUnit] = {}
         for state in snap.items.values():
             if state.item.state == "open" or state.item.number in closed:
-                units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
-        return sorted(units, key=lambda u: u.number or 0)
+                number = state.item.number
+                units[number] = WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))
+        for number, plan in self._orphans(rt, snap).items():
+            if number in units:
+                units[number].data = plan
+            else:
+                units[number] = WorkUnit(key=f"#{number}", data=plan, item=number)
+        return [units[n] for n in sorted(units)]
+
+    @staticmethod
+    def _orphans(rt: Runtime, snap: Snapshot) -> dict[int, Plan]:
+        """One branch listing, plus one read per item number our open PRs and PR-less branches
+        point at that the snapshot does not hold (closed, or gone: a 404 is confirmed missing)."""
+        wanted = rt.item_filter
+        try:
+            branches = rt.port.list_branches(BRANCH_PREFIX)
+        except GitHubError as exc:
+            rt.extra["orphans"] = OrphanReport(error=str(exc)).as_dict()
+            return {}
+        pulls = _current_pulls(snap)
+        with_pr = {pr.head_branch for pr in pulls}
+        heads = [pr.head_branch for pr in pulls if pr.state == "open"]
+        heads += [b for b in branches if b not in with_pr]
+        numbers = {n for n in map(item_of_branch, heads) if n is not None and wanted in (None, n)}
+        prs: dict[int, list[PullRequest]] = {}
+        for pr in pulls:
+            number = item_of_branch(pr.head_branch)
+            if number is not None:
+                prs.setdefault(number, []).append(pr)
+        items: list[ItemContext | WorkItem] = []
+        for number, state in sorted(snap.items.items()):
+            bare = ItemContext(state.item, tuple(state.comments))
+            held = rt.config.labels.hold in state.item.labels  # reported whatever the history says
+            if number in prs and not held and abandoned_pr(bare, prs[number]) is not None:
+                items.append(context_of(rt, state, with_events=True))  # the plan reads it anyway
+            else:
+                items.append(bare)
+        missing: set[int] = set()
+        for number in sorted(numbers - snap.items.keys()):
+            try:
+                items.append(rt.port.get_item(number))
+            except GitHubError as exc:
+                if exc.code == "not_found":
+                    missing.add(number)  # otherwise not read: its orphans are only reported
+        report, plans = plan_orphans(
+            items,
+            pulls,
+            branches,
+            bot_login=rt.bot_login,
+            now=rt.now,
+            missing=missing,
+            hold_label=rt.config.labels.hold,
+        )
+        if wanted is not None:
+            report = OrphanReport(tuple(f for f in report.findings if f.item == wanted))
+        rt.extra["orphans"] = report.as_dict()
+        return {p.item: p for p in plans if p.item is not None and wanted in (None, p.item)}
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
-        assert unit.state is not None
+        orphans = unit.data if isinstance(unit.data, Plan) else None
+        if unit.state is None:
+            assert orphans is not None
+            return orphans
         workflow = rt.workflow(unit.workflow)
         bare = context_of(rt, unit.state)
         needs = sweep_stage.needs_label_events(
             bare, workflow=workflow, config=rt.config, now=rt.now, bot_login=rt.bot_login
         )
         ctx = context_of(rt, unit.state, with_events=needs)
-        return sweep_stage.plan_sweep(
+        plan = sweep_stage.plan_sweep(
             ctx, workflow=workflow, config=rt.config, now=rt.now, bot_login=rt.bot_login
         )
+        if orphans is not None:
+            plan.actions += orphans.actions
+            plan.reasons += orphans.reasons
+            plan.events += orphans.events
+        return plan
+
+
+def _current_pulls(snap: Snapshot) -> list[PullRequest]:
+    """The PRs as this run left them: the listing read earlier, with what earlier stages of the
+    run did to them (merged, opened) taken from the items' states."""
+    own = {s.pull_request.number: s.pull_request for s in snap.items.values() if s.pull_request}
+    listed = {pr.number: own.get(pr.number, pr) for pr in snap.pulls}
+    added = [pr for number, pr in own.items() if number not in listed and number > 0]
+    return sorted([*listed.values(), *added], key=lambda pr: pr.number)
 
 
 def finish_interrupted(rt: Runtime) -> list[str]:

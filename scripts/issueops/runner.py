@@ -52,10 +52,11 @@ class WorkUnit:
     state: ItemState | None = None
     workflow: str | None = None
     data: Any = None
+    item: int | None = None  # the item's number when there is no state (e.g. a closed item's orphan PR)
 
     @property
     def number(self) -> int | None:
-        return self.state.item.number if self.state else None
+        return self.state.item.number if self.state else self.item
 
 
 class Stage(Protocol):
@@ -92,13 +93,16 @@ class RunSummary:
     requests_made: int = 0
     requests_counted: int = 0
     duration_ms: int = 0
+    orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
 
     @property
     def exit_code(self) -> int:
         return 1 if self.items_failed else 0
 
     def as_dict(self) -> dict[str, Any]:
+        extra = {"orphans": self.orphans} if self.orphans is not None else {}
         return {
+            **extra,
             "command": self.command,
             "dry_run": self.dry_run,
             "items_seen": self.items_seen,

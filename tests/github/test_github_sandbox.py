@@ -266,6 +266,8 @@ def test_dry_run_sends_no_write(world: World) -> None:
     sha = port.commit_files("issueops/1-x", "main", {"docs/x.md": "x\n"}, "m")
     pr = port.create_pull_request("issueops/1-x", "main", "t", "b")
     port.merge_pull_request(7, "abc")
+    port.close_pull_request(7)
+    port.delete_branch("issueops/1-x")
     changed = port.ensure_labels([_Spec("state::done", "0e8a16", "done")])
     assert world.sandbox.ledger.writes() == 0
     assert (comment.id, item.number, pr.number) == (0, 0, 0)
@@ -430,6 +432,35 @@ def test_pull_request_round_trip(world: World) -> None:
     merged = port.find_pull_request("issueops/2-fix")
     assert merged is not None
     assert merged.merged
+
+
+def test_close_pull_request_and_delete_branch_one_request_each(world: World) -> None:
+    port = world.adapter()
+    port.commit_files("issueops/2-fix", "main", {"fix.txt": "fixed\n"}, "Fix #2")
+    port.commit_files("issueops/3-more", "main", {"more.txt": "more\n"}, "More #3")
+    port.commit_files("feature/x", "main", {"x.txt": "x\n"}, "x")
+    pr = port.create_pull_request("issueops/2-fix", "main", "Fix #2", "Closes #2")
+    assert pr.author is not None and pr.author.login == "issueops-bot"
+    start = world.mark()
+    assert port.list_branches("issueops/") == ["issueops/2-fix", "issueops/3-more"]
+    port.close_pull_request(pr.number)
+    port.close_pull_request(pr.number)  # closed already: not an error, nothing changes
+    port.delete_branch("issueops/2-fix")
+    port.delete_branch("issueops/2-fix")  # gone already ("Reference does not exist"): not an error
+    base = "/repos/acme/ops"
+    assert [(m, path, status) for m, path, status, _ in world.served(start)] == [
+        ("GET", f"{base}/git/matching-refs/heads/issueops", 200),
+        ("PATCH", f"{base}/pulls/{pr.number}", 200),
+        ("PATCH", f"{base}/pulls/{pr.number}", 200),
+        ("DELETE", f"{base}/git/refs/heads/issueops/2-fix", 204),
+        ("DELETE", f"{base}/git/refs/heads/issueops/2-fix", 422),
+    ]
+    assert port.list_branches("issueops/") == ["issueops/3-more"]
+    closed = port.find_pull_request("issueops/2-fix")
+    assert closed is not None and (closed.state, closed.merged) == ("closed", False)
+    with pytest.raises(GitHubError) as refused:
+        port.delete_branch("main")  # the default branch: GitHub refuses, and so do we
+    assert refused.value.code == "validation"
 
 
 def test_502_on_pull_request_create_that_landed_leaves_one(world: World) -> None:

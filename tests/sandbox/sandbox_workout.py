@@ -339,4 +339,47 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
     r["issues_with_pulls"] = call(
         "GET", f"{REPO}/issues", params={"state": "all", "per_page": 100}, expect=200
     )
+    _update_pulls(c, r, number)
     return r
+
+
+def _update_pulls(c: Client, r: dict[str, requests.Response], merged: int) -> None:
+    """PATCH a pull request: edit, close, reopen; a deleted head branch or a merge forbids reopening."""
+    call = c.call
+    r["pull_retitled"] = call(
+        "PATCH", f"{REPO}/pulls/{merged}", json={"title": "Report (merged)"}, expect=200
+    )
+    call("PATCH", f"{REPO}/pulls/{merged}", json={"state": "open"}, expect=422)
+    note = base64.b64encode(b"extra\n").decode()
+    main_sha = call("GET", f"{REPO}/git/ref/heads/main", expect=200).json()["object"]["sha"]
+    call("POST", f"{REPO}/git/refs", json={"ref": "refs/heads/issueops/2-extra", "sha": main_sha}, expect=201)
+    call(
+        "PUT",
+        f"{REPO}/contents/extra.md",
+        json={"message": "Extra", "content": note, "branch": "issueops/2-extra"},
+        expect=201,
+    )
+    opened = call(
+        "POST",
+        f"{REPO}/pulls",
+        json={"title": "Extra for #2", "head": "issueops/2-extra", "base": "main"},
+        expect=201,
+    )
+    number = opened.json()["number"]
+    call("PATCH", f"{REPO}/pulls/{number}", json={"state": "shut"}, expect=422)
+    call("PATCH", f"{REPO}/pulls/{number}", json={"base": "no-such-branch"}, expect=422)
+    call("PATCH", f"{REPO}/pulls/{number}", "triage", json={"title": "nope"}, expect=403)
+    call("PATCH", f"{REPO}/pulls/{number}", "read", json={"state": "closed"}, expect=403)
+    r["pull_closed"] = call("PATCH", f"{REPO}/pulls/{number}", "triage", json={"state": "closed"}, expect=200)
+    call("PATCH", f"{REPO}/pulls/{number}", json={"state": "closed"}, expect=200)  # already closed: no-op
+    r["pull_reopened"] = call(
+        "PATCH", f"{REPO}/pulls/{number}", json={"state": "open", "body": "Reopened"}, expect=200
+    )
+    call("PATCH", f"{REPO}/pulls/{number}", json={"state": "closed"}, expect=200)
+    call("DELETE", f"{REPO}/git/refs/heads/issueops/2-extra", expect=204)
+    call("DELETE", f"{REPO}/git/refs/heads/issueops/2-extra", expect=422)
+    r["refs_after_delete"] = call("GET", f"{REPO}/git/matching-refs/heads/issueops/", expect=200)
+    assert "refs/heads/issueops/2-extra" not in {x["ref"] for x in r["refs_after_delete"].json()}
+    call("GET", f"{REPO}/branches/issueops/2-extra", expect=404)
+    call("PATCH", f"{REPO}/pulls/{number}", json={"state": "open"}, expect=422)
+    r["pull_closed_branch_gone"] = call("GET", f"{REPO}/pulls/{number}", expect=200)

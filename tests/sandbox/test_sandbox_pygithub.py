@@ -122,6 +122,8 @@ def test_pygithub_drives_every_route() -> None:
         assert status.merged is True
         assert pull.is_merged() is True
         assert repo.get_issue(4).state == "closed"
+        pull.edit(title="Report (merged)")
+        assert repo.get_pull(pull.number).title == "Report (merged)"
 
     served = set(sb.router.templates())
     ok = {(ex.method, ex.template) for ex in recorder.exchanges if ex.template and ex.status < 400}

@@ -63,6 +63,7 @@ def pull(
     merged: bool = False,
     updated: float | None = None,
     branch: str = "issueops/1-disk-full",
+    author: Actor = BOT,
 ) -> PullRequest:
     return PullRequest(
         number=number,
@@ -72,6 +73,7 @@ def pull(
         state="open" if state == "open" else "closed",
         merged=merged,
         updated_at=at(updated) if updated is not None else None,
+        author=author,
     )
 
 

@@ -29,8 +29,12 @@ def _events() -> list[tuple[str, dict[str, object]]]:
     item = work_item(["state::in-progress", "workflow::incident"])
     items = [ItemContext(item, (), (labeled("state::in-progress", BOT, 0),))]
     _, plans = plan_orphans(items, [pull(state="closed", updated=1)], [], bot_login=BOT_LOGIN, now=at(2))
-    assert plans
-    found += [("orphan", e) for p in plans for e in p.events]
+    closed = work_item(["state::rejected"], state="closed", reason="not_planned")
+    _, closing = plan_orphans(
+        [closed], [pull()], ["issueops/1-disk-full", "issueops/1-old"], bot_login=BOT_LOGIN, now=at(2)
+    )
+    assert plans and closing
+    found += [("orphan", e) for p in [*plans, *closing] for e in p.events]
     return found
 
 

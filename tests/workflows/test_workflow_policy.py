@@ -37,7 +37,7 @@ WRITE_SCOPES: dict[tuple[str, str], set[str]] = {
     ("issueops-assign.yml", "assign"): {"issues"},
     ("issueops-process.yml", "process"): {"contents", "issues", "pull-requests"},
     ("issueops-commands.yml", "commands"): {"issues", "pull-requests"},
-    ("issueops-sweep.yml", "sweep"): {"issues"},
+    ("issueops-sweep.yml", "sweep"): {"contents", "issues", "pull-requests"},  # orphan repairs
     ("issueops-setup.yml", "setup"): {"issues"},
     # the telemetry publishers run only git, never issueops code (see issueops-telemetry.yml)
     ("issueops-telemetry.yml", "publish"): {"contents"},

@@ -330,6 +330,16 @@ class PyGithubAdapter:
                 self._default_branch = branch
         return self._default_branch
 
+    def list_branches(self, prefix: str) -> list[str]:
+        # The listing matches by prefix; asking for the stem without its trailing slash and
+        # filtering here keeps `issueops/` from depending on how a server treats that slash.
+        stem = prefix.rstrip("/")
+        with self._calling(f"{self.repo} branches {prefix}*"):
+            raw = self._pages(f"{self._base}/git/matching-refs/heads/{quote(stem, safe='/')}")
+            refs = (str(convert.require(d, "ref", str)) for d in raw)
+            names = (r[len("refs/heads/") :] for r in refs if r.startswith("refs/heads/"))
+            return sorted(n for n in names if n.startswith(prefix))
+
     def search_issues(self, query: str, limit: int) -> list[SearchHit]:
         if limit <= 0:
             return []
@@ -656,6 +666,24 @@ class PyGithubAdapter:
             current = self._request("GET", f"{self._base}/pulls/{number}")
             if isinstance(current, dict) and (current.get("merged") or current.get("merged_at")):
                 return  # merged already (by us earlier, or by a person): done
+            raise self._error(GithubException(status, data, None), target)
+
+    def close_pull_request(self, number: int) -> None:
+        if self.dry_run:
+            return self._simulate("close_pull_request", pull=number)
+        with self._calling(f"{self.repo}#{number}"):
+            self._request("PATCH", f"{self._base}/pulls/{number}", body={"state": "closed"})
+
+    def delete_branch(self, branch: str) -> None:
+        if self.dry_run:
+            return self._simulate("delete_branch", branch=branch)
+        target = f"{self.repo} branch {branch}"
+        with self._calling(target):
+            status, data = self._status("DELETE", f"{self._base}/git/refs/heads/{quote(branch, safe='/')}")
+            message = str(data.get("message") or "") if isinstance(data, dict) else ""
+            if status == 200 or (status in (404, 422) and "does not exist" in message.lower()):
+                return  # deleted now, or gone already ("Reference does not exist"): the goal is reached
+            # A bare 404 "Not Found" is an error: GitHub answers so to a token that cannot see the repo.
             raise self._error(GithubException(status, data, None), target)
 
     def ensure_labels(self, specs: Iterable[LabelSpec]) -> list[str]:

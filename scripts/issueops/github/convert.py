@@ -130,6 +130,7 @@ def pull_request(data: Any) -> PullRequest:
         title=str(data.get("title") or ""),
         body=str(data.get("body") or ""),
         updated_at=parse_time(data.get("updated_at")),
+        author=actor(data.get("user")),
     )
 
 

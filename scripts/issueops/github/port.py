@@ -57,6 +57,9 @@ class GitHubPort(Protocol):
 
     def default_branch(self) -> str: ...
 
+    def list_branches(self, prefix: str) -> list[str]:
+        """Branch names starting with `prefix` (one request: the matching-refs listing)."""
+
     def search_issues(self, query: str, limit: int) -> list[SearchHit]:
         """GitHub issue search (its own 30/min limit); `limit` caps the hits read."""
 
@@ -104,6 +107,12 @@ class GitHubPort(Protocol):
     def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest: ...
 
     def merge_pull_request(self, number: int, sha: str) -> None: ...
+
+    def close_pull_request(self, number: int) -> None:
+        """Close a PR without merging; closing a closed PR changes nothing."""
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete a branch; one that is already gone is not an error."""
 
     def ensure_labels(self, specs: Iterable[LabelSpec]) -> list[str]:
         """Create or update labels to match; returns the names changed."""

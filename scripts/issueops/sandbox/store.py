@@ -439,6 +439,16 @@ class SandboxState:
         info = PullInfo(head, head_sha, base, base_sha, self.repo.owner, draft=draft)
         return self.add_issue(title, body, user, pull=info)
 
+    def change_base(self, issue: Issue, base: str) -> None:
+        """Point a pull request at another base branch."""
+        pull = issue.pull
+        assert pull is not None
+        if base == pull.base_ref:
+            return
+        pull.base_ref = base
+        pull.base_sha = self.branch_sha(base) or pull.base_sha
+        self._touch(issue)
+
     def mergeable(self, issue: Issue) -> bool | None:
         pull = issue.pull
         if pull is None or pull.merged or issue.state != "open":

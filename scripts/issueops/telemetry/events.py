@@ -108,6 +108,13 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("sla.reminder", "a reminder was posted for an item waiting too long", state=STR, age_hours=NUM),
     _spec("sla.escalation", "an item waiting too long was escalated", state=STR, age_hours=NUM),
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
+    _spec(
+        "orphan.repaired",
+        "the sweep closed an orphaned PR, deleted an orphaned branch or failed an item whose PR closed",
+        kind=STR,
+        pr=(int, NONE),
+        branch=STR,
+    ),
 )
 
 CATALOGUE: Mapping[str, EventSpec] = {spec.name: spec for spec in _SPECS}

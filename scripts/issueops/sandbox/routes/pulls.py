@@ -1,4 +1,5 @@
-"""Pull requests: open, list, get, merge (a merge into the default branch closes `Closes #N` issues)."""
+"""Pull requests: open, list, get, update (close, reopen, retitle, rebase), merge (a merge into the
+default branch closes `Closes #N` issues)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def _pull_or_404(ctx: Ctx) -> Issue:
     if issue.pull is None:
         raise not_found()
     return issue
+
+
+def _pull_info(ctx: Ctx) -> tuple[Issue, PullInfo]:
+    """The pull request of the path, with what it adds to its issue record."""
+    issue = _pull_or_404(ctx)
+    assert issue.pull is not None
+    return issue, issue.pull
 
 
 @route("GET", "/repos/{owner}/{repo}/pulls")
@@ -73,32 +81,9 @@ def create_pull(ctx: Ctx) -> Reply:
     if not at_least(ctx, "write"):
         raise ApiError(403, "Must have push access to repository.")
     owner = state.repo.owner
-    for other in state.issues.values():
-        pull = other.pull
-        if pull and other.state == "open" and pull.head_ref == head and pull.base_ref == base:
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": f"A pull request already exists for {owner}:{head}.",
-                    }
-                ],
-            )
+    _refuse_duplicate(ctx, head, base)
     if head_sha == base_sha or state.git.is_ancestor(head_sha, base_sha):
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[
-                {
-                    "resource": "PullRequest",
-                    "code": "custom",
-                    "message": f"No commits between {base} and {head}",
-                }
-            ],
-        )
+        raise _custom(f"No commits between {base} and {head}")
     merge_base = state.git.merge_base(head_sha, base_sha) or base_sha
     info = PullInfo(head, head_sha, base, merge_base, owner, draft=bool(data.get("draft", False)))
     info.maintainer_can_modify = bool(data.get("maintainer_can_modify", False))
@@ -112,11 +97,78 @@ def get_pull(ctx: Ctx) -> Reply:
     return Reply(200, ctx.render.pull(_pull_or_404(ctx), full=True))
 
 
+@route("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}")
+def update_pull(ctx: Ctx) -> Reply:
+    """Title, body, base and state. The author or write access may edit; triage may only close or
+    reopen. A merged PR cannot change state or base; reopening needs its head branch and no other
+    open PR for the same head and base (422 otherwise, as GitHub)."""
+    login = require_login(ctx)
+    state = ctx.state
+    issue, pull = _pull_info(ctx)
+    data = ctx.json()
+    title = string_field(data, "title", "PullRequest")
+    body = string_field(data, "body", "PullRequest")
+    base = string_field(data, "base", "PullRequest")
+    new_state = data.get("state")
+    if new_state is not None and new_state not in ("open", "closed"):
+        raise invalid("PullRequest", "state")
+    if title is not None and not title.strip():
+        raise invalid("PullRequest", "title")
+    author = issue.user.lower() == login.lower()
+    edits = title is not None or "body" in data or base is not None or "maintainer_can_modify" in data
+    if not author and not at_least(ctx, "write" if edits else "triage"):
+        raise ApiError(403, "Must have push access to repository.")
+    if base is not None and base != pull.base_ref:
+        if pull.merged:
+            raise _custom(f"Cannot change the base branch of a merged pull request #{issue.number}.")
+        if state.branch_sha(base) is None:
+            raise invalid("PullRequest", "base")
+    if new_state is not None and new_state != issue.state:
+        _check_state_change(ctx, issue, new_state, base or pull.base_ref)
+    if title is not None:
+        state.rename(issue, title, login)
+    if "body" in data:
+        state.edit_body(issue, body)
+    if base is not None:
+        state.change_base(issue, base)
+    if "maintainer_can_modify" in data:
+        pull.maintainer_can_modify = bool(data["maintainer_can_modify"])
+    if new_state is not None and new_state != issue.state:
+        state.set_state(issue, new_state, None, login)
+        issue.state_reason = None  # pull requests carry no state reason
+    return Reply(200, ctx.render.pull(issue, full=True))
+
+
+def _custom(message: str) -> ApiError:
+    return ApiError(
+        422, "Validation Failed", errors=[{"resource": "PullRequest", "code": "custom", "message": message}]
+    )
+
+
+def _check_state_change(ctx: Ctx, issue: Issue, new_state: str, base: str) -> None:
+    pull = issue.pull
+    assert pull is not None
+    if pull.merged:
+        raise _custom("state cannot be changed. The pull request has already been merged.")
+    if new_state != "open":
+        return
+    if ctx.state.branch_sha(pull.head_ref) is None:
+        raise _custom(f"state cannot be changed. The {pull.head_ref} branch has been deleted.")
+    _refuse_duplicate(ctx, pull.head_ref, base)
+
+
+def _refuse_duplicate(ctx: Ctx, head: str, base: str) -> None:
+    """One open pull request per head and base."""
+    for other in ctx.state.issues.values():
+        pull = other.pull
+        if pull and other.state == "open" and pull.head_ref == head and pull.base_ref == base:
+            raise _custom(f"A pull request already exists for {ctx.state.repo.owner}:{head}.")
+
+
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
 def check_merged(ctx: Ctx) -> Reply:
-    issue = _pull_or_404(ctx)
-    assert issue.pull is not None
-    if not issue.pull.merged:
+    _, pull = _pull_info(ctx)
+    if not pull.merged:
         raise not_found()
     return Reply(204)
 
@@ -127,9 +179,7 @@ def merge_pull(ctx: Ctx) -> Reply:
     closes the issues the title/body reference with `Closes #N`."""
     login = require_login(ctx)
     state = ctx.state
-    issue = _pull_or_404(ctx)
-    pull = issue.pull
-    assert pull is not None
+    issue, pull = _pull_info(ctx)
     data = ctx.json()
     method = data.get("merge_method", "merge")
     if method not in ("merge", "squash", "rebase"):
