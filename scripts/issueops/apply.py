@@ -46,6 +46,7 @@ class ItemState:
     comments: list[Comment] = field(default_factory=list)
     pull_request: PullRequest | None = None
     pulls_read: bool = False  # this run listed the PRs: `pull_request` None means there is none
+    branch_missing: bool = False  # this run listed the branches and none was this item's
 
     def bot_comment(self, key: str, bot_login: str) -> Comment | None:
         return bot_comment(self.comments, key, bot_login)
@@ -216,7 +217,14 @@ class Applier:
         if existing is not None and (existing.state == "open" or existing.merged):
             state.pull_request = existing
             return
-        self.port.commit_files(action.branch, action.base, dict(action.files), action.commit_message)
+        self.port.commit_files(
+            action.branch,
+            action.base,
+            dict(action.files),
+            action.commit_message,
+            known_missing=state.branch_missing,
+        )
+        state.branch_missing = False
         state.pull_request = self.port.create_pull_request(
             action.branch, action.base, action.title, action.body
         )

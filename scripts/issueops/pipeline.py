@@ -199,7 +199,24 @@ class ProcessStage:
                 continue
             if current_state(state.item.labels) in _PROCESS_STATES and workflow_of(state):
                 units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
+        self._mark_missing_branches(rt, [u.state for u in units if u.state is not None])
         return units
+
+    @staticmethod
+    def _mark_missing_branches(rt: Runtime, states: list[ItemState]) -> None:
+        """One branch listing instead of a lookup per new PR: an item that may get a PR now and has
+        no `issueops/<n>-` branch is marked, so its commit creates the branch without looking."""
+        may_open = [
+            s
+            for s in states
+            if s.item.state == "open"
+            and (s.pull_request is None or (s.pull_request.state == "closed" and not s.pull_request.merged))
+        ]
+        if not may_open:
+            return
+        have = {item_of_branch(b) for b in rt.port.list_branches(BRANCH_PREFIX)}
+        for state in may_open:
+            state.branch_missing = state.item.number not in have
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         assert unit.state is not None

@@ -102,6 +102,7 @@ class PyGithubAdapter:
         self._rq = self._github.requester
         self._base = f"/repos/{quote(self.owner)}/{quote(self.name)}"
         self._me: Actor | None = None
+        self._commit_files_cache: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
         self._default_branch: str | None = None
 
     def _pygithub_app_auth(self) -> Auth.AppAuth:
@@ -563,21 +564,26 @@ class PyGithubAdapter:
             )
         return sha
 
+    def _files_of(self, commit_sha: str) -> tuple[str, dict[str, tuple[str, str]]]:
+        """(tree sha, path -> (blob sha, mode)) of a commit. Git objects never change, so each
+        commit is read once per run however many branches start from it (the base, usually)."""
+        if commit_sha not in self._commit_files_cache:
+            commit = self._request("GET", f"{self._base}/git/commits/{commit_sha}")
+            tree_sha = str(convert.require(convert.require(commit, "tree", dict), "sha", str))
+            listing = self._request("GET", f"{self._base}/git/trees/{tree_sha}", params={"recursive": 1})
+            self._commit_files_cache[commit_sha] = (
+                tree_sha,
+                {
+                    str(e["path"]): (str(e.get("sha")), str(e.get("mode") or "100644"))
+                    for e in (listing or {}).get("tree", ())
+                    if isinstance(e, dict) and e.get("type") == "blob"
+                },
+            )
+        return self._commit_files_cache[commit_sha]
+
     def _build_commit(self, start: str, files: Mapping[str, str], message: str, branch: str) -> str:
         """A commit on `start` with `files` written; `start` itself when they are there already."""
-        tree_sha = str(
-            convert.require(
-                convert.require(self._request("GET", f"{self._base}/git/commits/{start}"), "tree", dict),
-                "sha",
-                str,
-            )
-        )
-        listing = self._request("GET", f"{self._base}/git/trees/{tree_sha}", params={"recursive": 1})
-        existing = {
-            str(e["path"]): (str(e.get("sha")), str(e.get("mode") or "100644"))
-            for e in (listing or {}).get("tree", ())
-            if isinstance(e, dict) and e.get("type") == "blob"
-        }
+        tree_sha, existing = self._files_of(start)
         changed = {
             path.lstrip("/"): content
             for path, content in sorted(files.items())
