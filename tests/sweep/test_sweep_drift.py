@@ -45,6 +45,7 @@ class Case:
     labels: list[str]
     expect: str | None  # the only state label afterwards; None: unchanged, because flagged
     flagged: bool = False
+    held: bool = False  # parked: put on hold in triage for a person
     events: list[LabelEvent] = field(default_factory=list)
     state: str = "open"
     reason: str | None = None
@@ -77,7 +78,15 @@ CASES = [
         cause="sweep:repair:no-state",
         comment="last state the pipeline set",
     ),
-    Case("no state but a workflow label, no history: flagged", [WF], None, flagged=True),
+    Case(
+        "no state but a workflow label, no history: parked in triage on hold, flagged",
+        [WF],
+        "state::triage",
+        flagged=True,
+        held=True,
+        cause="sweep:repair:no-state",
+        comment="put on hold",
+    ),
     Case(
         "two states: the pipeline's label beats a person's",
         ["state::in-progress", "state::approved", WF],
@@ -92,10 +101,12 @@ CASES = [
         comment="cut half-way",
     ),
     Case(
-        "two states, no history to choose between: flagged",
+        "two states, no history to choose between: parked in triage on hold, flagged",
         ["state::in-progress", "state::awaiting-approval", WF],
-        None,
+        "state::triage",
         flagged=True,
+        held=True,
+        cause="sweep:repair:several-states",
         comment="The state is unclear",
     ),
     Case(
@@ -104,7 +115,14 @@ CASES = [
         "state::in-progress",
         comment="unknown state label",
     ),
-    Case("unknown state label alone, no history: flagged", ["state::doing", WF], None, flagged=True),
+    Case(
+        "unknown state label alone, no history: parked in triage on hold, flagged",
+        ["state::doing", WF],
+        "state::triage",
+        flagged=True,
+        held=True,
+        cause="sweep:repair:unknown-state",
+    ),
     Case(
         "unknown state label alone: history restores",
         ["state::wip", WF],
@@ -245,6 +263,7 @@ def test_drift_case(case: Case) -> None:
     else:
         assert world.state_labels() == [case.expect]
     assert (NEEDS_HUMAN in world.item.labels) is case.flagged
+    assert ("issueops::hold" in world.item.labels) is case.held
     assert any(isinstance(a, CloseItem) for a in plan.actions) is case.closes
     drift = world.bot_comment("drift")
     assert len(drift) == 1

@@ -3,7 +3,9 @@
 The repair is decided from facts, strongest first: the item's open/closed state and close
 reason, its deliverable PR (merged means done), then the state labels the pipeline itself
 applied (a person's state label is not evidence: it could skip an approval gate). Whatever
-those facts cannot decide is flagged for a person with `needs_human`, never guessed. Pure.
+those facts cannot decide is flagged for a person with `needs_human`, never guessed; an open
+item left without exactly one state goes back to `state::triage` on hold (frozen: it skips no
+gate and nothing moves it until a person has looked). Pure.
 """
 
 from __future__ import annotations
@@ -194,13 +196,24 @@ def plan_drift(
     if len(known) == 1 and not unknown and judge.acceptable(known[0]):
         out.state = known[0]
     else:
-        _repair_state(ctx, judge, known, unknown, present, out)
+        _repair_state(ctx, judge, known, unknown, present, out, config.labels.hold)
     if out.state is not None:
         _check_close(ctx, facts, workflow, out)
         _check_workflow_label(ctx, out, bot_login)
     if out.drifted:
         _finish(ctx, config, bot_login, out)
     return out
+
+
+def _park(item: WorkItem, known: list[State], code: str, hold_label: str, out: DriftOutcome) -> None:
+    """`state::triage` (the only state that skips nothing) and `issueops::hold` (frozen)."""
+    single = known[0] if len(known) == 1 else None
+    cause = f"sweep:repair:{code}"
+    check_transition(single, State.TRIAGE, cause)
+    out.actions.append(Transition(item.number, single.value if single else None, State.TRIAGE.value, cause))
+    if hold_label not in item.labels:
+        out.actions.append(AddLabels(item.number, (hold_label,)))
+    out.state_changed = True
 
 
 def _repair_state(
@@ -210,6 +223,7 @@ def _repair_state(
     unknown: list[str],
     present: list[str],
     out: DriftOutcome,
+    hold_label: str,
 ) -> None:
     item, facts = ctx.item, judge.facts
     code, symptom = _code(known, unknown, facts)
@@ -238,12 +252,25 @@ def _repair_state(
             elif facts.is_open and not present and not item.labels_with_prefix(WORKFLOW_PREFIX):
                 picked = State.TRIAGE, "new work items start in triage"
     if picked is None:
-        out.flagged.append(
+        unclear = (
             f"The state is unclear: {symptom}, and neither the item's open/closed state, its "
-            "deliverable PR nor the labels the pipeline applied say which state is right. "
-            "Leave exactly one `state::` label that matches the item."
+            "deliverable PR nor the labels the pipeline applied say which state is right."
         )
-        out.events.append({"event": "drift.flagged", "item": item.number, "code": code})
+        event: dict[str, object] = {"event": "drift.flagged", "item": item.number, "code": code}
+        if facts.is_open and (len(known) != 1 or unknown):
+            # Every managed item keeps exactly one state, and a guess must not skip a gate: the
+            # start, frozen until a person has looked (nothing moves an item on hold).
+            _park(item, known, code, hold_label, out)
+            unclear += (
+                " It was moved back to `state::triage` and put on hold, so that nothing happens to it "
+                "meanwhile. If triage is wrong, set the `state::` label that matches the item; then "
+                "comment `/unhold`."
+            )
+            event["parked"] = State.TRIAGE.label
+        else:
+            unclear += " Leave exactly one `state::` label that matches the item."
+        out.flagged.append(unclear)
+        out.events.append(event)
         return
     target, why = picked
     out.state = target

@@ -108,6 +108,7 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("sla.reminder", "a reminder was posted for an item waiting too long", state=STR, age_hours=NUM),
     _spec("sla.escalation", "an item waiting too long was escalated", state=STR, age_hours=NUM),
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
+    _spec("drift.flagged", "the sweep asked a person to sort out drift it could not decide", code=STR),
     _spec(
         "orphan.repaired",
         "the sweep closed an orphaned PR, deleted an orphaned branch or failed an item whose PR closed",
