@@ -89,21 +89,15 @@ def read_closed_active(port: GitHubPort, snapshot: Snapshot) -> set[int]:
     unchanged (a free 304); comments are read per item found so that a marked comment is edited
     in place rather than posted again. Read at most once per run; process and sweep share it.
     """
-    if snapshot.closed_active is not None:
-        return snapshot.closed_active
-    found: set[int] = set()
-    for state in State:
-        if state in TERMINAL:
-            continue
-        for item in port.list_items(state="closed", labels=[state.label]):
-            if item.number in found or item.state != "closed":
-                continue
-            found.add(item.number)
-            _add_closed(port, snapshot, item)
-    if snapshot.pulls_loaded:
-        _attach_pulls(snapshot, found)
-    snapshot.closed_active = found
-    return found
+    if snapshot.closed_active is None:
+        listed = [
+            item
+            for state in State
+            if state not in TERMINAL
+            for item in port.list_items(state="closed", labels=[state.label])
+        ]
+        snapshot.closed_active = _take_closed(port, snapshot, listed)
+    return snapshot.closed_active
 
 
 def read_closed_unclear(port: GitHubPort, snapshot: Snapshot, now: datetime) -> set[int]:
@@ -114,25 +108,30 @@ def read_closed_unclear(port: GitHubPort, snapshot: Snapshot, now: datetime) -> 
     unchanged answer is a free 304), filtered here.
     """
     start = (now - CLOSED_LOOKBACK).replace(hour=0, minute=0, second=0, microsecond=0)
+    unclear = [
+        item
+        for item in port.list_items(state="closed", since=start)
+        if is_managed(item)
+        # one known state: the per-state listing covers the active ones
+        and not (len(state_labels_of(item.labels)) == 1 and current_state(item.labels) is not None)
+    ]
+    return _take_closed(port, snapshot, unclear)
+
+
+def _take_closed(port: GitHubPort, snapshot: Snapshot, listed: list[WorkItem]) -> set[int]:
+    """Closed items join the snapshot with their comments (so a marked comment is edited in
+    place rather than posted again) and their deliverable PR when the PRs were listed."""
     found: set[int] = set()
-    for item in port.list_items(state="closed", since=start):
-        if item.state != "closed" or not is_managed(item):
+    for item in listed:
+        if item.state != "closed" or item.number in found:
             continue
-        if len(state_labels_of(item.labels)) == 1 and current_state(item.labels) is not None:
-            continue  # one known state: the per-state listing covers the active ones
         found.add(item.number)
-        _add_closed(port, snapshot, item)
+        if item.number not in snapshot.items:
+            added = snapshot.add(item)
+            added.comments = sorted(port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id))
     if snapshot.pulls_loaded:
         _attach_pulls(snapshot, found)
     return found
-
-
-def _add_closed(port: GitHubPort, snapshot: Snapshot, item: WorkItem) -> None:
-    """A closed item joins the snapshot with its comments (so a marked comment is edited in place)."""
-    if item.number in snapshot.items:
-        return
-    added = snapshot.add(item)
-    added.comments = sorted(port.list_item_comments(item.number), key=lambda c: (c.created_at, c.id))
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:

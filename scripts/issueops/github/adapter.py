@@ -102,7 +102,7 @@ class PyGithubAdapter:
         self._rq = self._github.requester
         self._base = f"/repos/{quote(self.owner)}/{quote(self.name)}"
         self._me: Actor | None = None
-        self._commit_files_cache: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
+        self._commit_trees: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
         self._default_branch: str | None = None
 
     def _pygithub_app_auth(self) -> Auth.AppAuth:
@@ -545,16 +545,9 @@ class PyGithubAdapter:
                     hint="check default_branch in the config or the workflow's base",
                 )
             sha = self._build_commit(start, files, message, branch)
-            if self._create_branch(branch, sha):
+            head = self._create_branch(branch, sha)
+            if head == sha:
                 return sha
-            head = self._ref_sha(branch)
-            if head is None:
-                raise GitHubError(
-                    "contention",
-                    f"{self.repo} branch {branch}: it existed a moment ago and is gone now",
-                    status=409,
-                    hint="another process is changing the branch; the next run tries again",
-                )
         sha = self._build_commit(head, files, message, branch)
         if sha != head:
             self._request(
@@ -567,11 +560,11 @@ class PyGithubAdapter:
     def _files_of(self, commit_sha: str) -> tuple[str, dict[str, tuple[str, str]]]:
         """(tree sha, path -> (blob sha, mode)) of a commit. Git objects never change, so each
         commit is read once per run however many branches start from it (the base, usually)."""
-        if commit_sha not in self._commit_files_cache:
+        if commit_sha not in self._commit_trees:
             commit = self._request("GET", f"{self._base}/git/commits/{commit_sha}")
             tree_sha = str(convert.require(convert.require(commit, "tree", dict), "sha", str))
             listing = self._request("GET", f"{self._base}/git/trees/{tree_sha}", params={"recursive": 1})
-            self._commit_files_cache[commit_sha] = (
+            self._commit_trees[commit_sha] = (
                 tree_sha,
                 {
                     str(e["path"]): (str(e.get("sha")), str(e.get("mode") or "100644"))
@@ -579,7 +572,7 @@ class PyGithubAdapter:
                     if isinstance(e, dict) and e.get("type") == "blob"
                 },
             )
-        return self._commit_files_cache[commit_sha]
+        return self._commit_trees[commit_sha]
 
     def _build_commit(self, start: str, files: Mapping[str, str], message: str, branch: str) -> str:
         """A commit on `start` with `files` written; `start` itself when they are there already."""
@@ -613,14 +606,14 @@ class PyGithubAdapter:
         )
         return str(convert.require(commit, "sha", str))
 
-    def _create_branch(self, branch: str, sha: str) -> bool:
-        """True when created (or it was created by our own uncertain earlier try); False when
-        the branch exists already, pointing elsewhere."""
+    def _create_branch(self, branch: str, sha: str) -> str:
+        """The branch's head afterwards: `sha` when created (or created by our own uncertain
+        earlier try), else the head of the branch that was there already."""
         if self.dry_run:
             self._simulate("create_branch", branch=branch)
-            return True
+            return sha
 
-        def send() -> bool:
+        def send() -> str:
             status, data = self._status(
                 "POST", f"{self._base}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha}
             )
@@ -628,13 +621,13 @@ class PyGithubAdapter:
                 head = self._ref_sha(branch)
                 if head is None:
                     raise GithubException(status, data, None)
-                return head == sha
+                return head
             if status != 200:
                 raise GithubException(status, data, None)
-            return True
+            return sha
 
-        def find() -> bool | None:
-            return True if self._ref_sha(branch) == sha else None
+        def find() -> str | None:
+            return sha if self._ref_sha(branch) == sha else None
 
         return self._exactly_once(f"{self.repo} branch {branch}", send=send, find=find)
 

@@ -25,17 +25,6 @@ OPT_STR: tuple[type, ...] = (str, NONE)
 BOOL: tuple[type, ...] = (bool,)
 LIST: tuple[type, ...] = (list, tuple)
 
-# Reason codes of `approval.denied` (extensible: any other string is kept as is).
-DENIAL_REASONS: tuple[str, ...] = (
-    "not_collaborator",
-    "insufficient_permission",
-    "self_approval",
-    "edited_comment",
-    "stale",
-    "bot_author",
-    "held",
-)
-
 # Comment commands that are part of the normal approval flow, not a person stepping in.
 APPROVAL_COMMANDS: frozenset[str] = frozenset({"approve", "cancel"})
 
