@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from issueops.errors import UserError
+from issueops.core.errors import UserError
 
 STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step, enforced by the runner (larger uploads are dropped)
 _KINDS: frozenset[str] = frozenset({"error", "warning", "notice"})

@@ -16,13 +16,14 @@ from typing import Any
 
 import requests
 
-from issueops.errors import ConfigError, UserError
+from issueops.config.labels import label_set
+from issueops.config.validate import validate_all
+from issueops.core.errors import ConfigError, UserError
+from issueops.core.options import Options
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
 from issueops.github.port import GitHubPort
-from issueops.labels import label_set
-from issueops.options import Options
 from issueops.pipeline import (
     AssignStage,
     CommandsStage,
@@ -34,7 +35,6 @@ from issueops.pipeline import (
 from issueops.runner import Runner, RunSummary, Runtime, Stage
 from issueops.sources.base import Fetch, FetchError, FetchResult
 from issueops.telemetry.sink import TelemetrySink
-from issueops.validate import validate_all
 
 STAGE_ORDER = ("commands", "monitor", "assign", "process", "sweep")
 

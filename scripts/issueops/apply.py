@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from issueops.github.port import GitHubPort
-from issueops.model import (
+from issueops.core.comments import bot_comment, marked
+from issueops.core.model import (
     CLOSED_PR_KEY,
     Action,
     AddLabels,
@@ -32,8 +32,8 @@ from issueops.model import (
     UpsertComment,
     WorkItem,
 )
-from issueops.stages.common import bot_comment, marked
-from issueops.states import check_transition, label_changes, parse_state
+from issueops.core.states import check_transition, label_changes, parse_state
+from issueops.github.port import GitHubPort
 
 EventSink = Callable[..., object]
 

@@ -15,8 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from issueops import __version__
-from issueops.errors import ConfigError, IssueOpsError, UserError
-from issueops.options import DEFAULT_API_URL, Options
+from issueops.core.errors import ConfigError, IssueOpsError, UserError
+from issueops.core.options import DEFAULT_API_URL, Options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -131,7 +131,7 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
 @handle_errors
 def validate(ctx: click.Context) -> None:
     """Check config, workflow schemas and templates; errors name file:line and the fix."""
-    from issueops.validate import validate_all
+    from issueops.config.validate import validate_all
 
     opts = _options(ctx)
     report = validate_all(opts.config_path, opts.schemas_dir)
@@ -161,7 +161,7 @@ def schema() -> None:
 @handle_errors
 def schema_export(ctx: click.Context, out_dir: Path | None) -> None:
     """Write config.schema.json and workflow.schema.json for editors and CI."""
-    from issueops.validate import export_json_schemas
+    from issueops.config.validate import export_json_schemas
 
     opts = _options(ctx)
     for path in export_json_schemas(out_dir or opts.schemas_dir):

@@ -16,14 +16,14 @@ from pathlib import Path
 import requests
 
 from issueops.app import run_stages
+from issueops.core.options import Options
+from issueops.core.states import State, current_state
 from issueops.github.clock import LinkedClock
-from issueops.options import Options
 from issueops.output import human_summary
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
 from issueops.sandbox.server import serve
 from issueops.sources.base import FetchError, FetchResult
-from issueops.states import State, current_state
 
 DEMO_SCENARIO = Path(__file__).parent / "sandbox" / "scenarios" / "demo.yml"
 FEED_URL = "https://status.example.com/history.atom"

@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from issueops.apply import ItemState
-from issueops.errors import GitHubError
-from issueops.model import (
+from issueops.core.errors import GitHubError
+from issueops.core.model import (
     Action,
     AddLabels,
     CreateItem,
@@ -25,6 +25,7 @@ from issueops.model import (
     UpsertComment,
     WorkItem,
 )
+from issueops.core.states import TERMINAL, State, current_state, resolve_interrupted
 from issueops.runner import Runtime, WorkUnit
 from issueops.snapshot import (
     Snapshot,
@@ -48,7 +49,6 @@ from issueops.stages.sweep_orphans import (
     item_of_branch,
     plan_orphans,
 )
-from issueops.states import TERMINAL, State, current_state, resolve_interrupted
 
 
 def snapshot_of(rt: Runtime) -> Snapshot:

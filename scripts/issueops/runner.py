@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from issueops.apply import Applier, ItemState
-from issueops.config import Config
-from issueops.errors import BudgetExhausted, GitHubError
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.errors import BudgetExhausted, GitHubError
+from issueops.core.model import Action, Plan
 from issueops.github.port import GitHubPort
-from issueops.model import Action, Plan
-from issueops.schemas import WorkflowSchema
 
 
 class Budget(Protocol):

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from issueops.apply import ItemState
+from issueops.core.model import LabelEvent, PullRequest, WorkItem
+from issueops.core.states import STATE_PREFIX, TERMINAL, State, current_state, state_labels_of
 from issueops.github.port import GitHubPort
-from issueops.model import LabelEvent, PullRequest, WorkItem
 from issueops.stages.sweep_orphans import item_of_branch
-from issueops.states import STATE_PREFIX, TERMINAL, State, current_state, state_labels_of
 
 MANAGED_PREFIXES = (STATE_PREFIX, "workflow::", "source::")
 # How far back `read_closed_unclear` looks: the sweep runs at least daily, so a closed item whose

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from issueops.approval_record import StatusRecord
-from issueops.approvals import find_status_record
-from issueops.config import Config, Risk
-from issueops.model import (
+from issueops.approvals.engine import find_status_record
+from issueops.approvals.record import StatusRecord
+from issueops.config.settings import Config, Risk
+from issueops.core.model import (
     Actor,
     AddLabels,
     Assign,
@@ -31,8 +31,8 @@ from issueops.model import (
     WorkItem,
     marker,
 )
+from issueops.core.states import check_transition, label_changes, parse_state
 from issueops.stages.commands import logins_to_check, plan_commands
-from issueops.states import check_transition, label_changes, parse_state
 
 BOT = "issueops-bot"
 AUTHOR = "olivia"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pytest
 from approvals_world import BOT, World
 
-from issueops.config import Config, Risk
+from issueops.config.settings import Config, Risk
 from issueops.stages.commands import logins_to_check
 
 Step = Callable[[World], None]

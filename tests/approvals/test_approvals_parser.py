@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from issueops.commands import COMMANDS, help_text, parse_commands
+from issueops.approvals.grammar import COMMANDS, help_text, parse_commands
 
 ZWSP, ZWNJ, ZWJ, WJ, BOM = "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"
 

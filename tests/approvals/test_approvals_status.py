@@ -9,8 +9,9 @@ from typing import Any, Literal
 import pytest
 from approvals_world import BOT, World
 
-from issueops.approval_record import StatusRecord, fingerprint, parse_status_record, render_record
-from issueops.approval_status import (
+from issueops.approvals.engine import ApprovalDecision, Authority, decide, find_status_record
+from issueops.approvals.record import StatusRecord, fingerprint, parse_status_record, render_record
+from issueops.approvals.status import (
     StatusView,
     parse_closed_note,
     quote_user_text,
@@ -18,11 +19,10 @@ from issueops.approval_status import (
     render_denied_reply,
     render_status,
 )
-from issueops.approvals import ApprovalDecision, Authority, decide, find_status_record
-from issueops.config import Config, Risk
-from issueops.model import Actor, Comment, ItemContext, LabelEvent, WorkItem, marker
+from issueops.config.settings import Config, Risk
+from issueops.core.model import Actor, Comment, ItemContext, LabelEvent, WorkItem, marker
+from issueops.core.states import State
 from issueops.stages.commands import failed_from, retry_target
-from issueops.states import State
 
 T = datetime(2025, 3, 1, tzinfo=UTC)
 

@@ -27,8 +27,8 @@ from typing import TypeVar
 
 from github import Auth, Github
 from issueops.app import run_stages
+from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
-from issueops.options import Options
 from issueops.runner import RunSummary
 from issueops.sandbox.inprocess import activate
 from issueops.sandbox.ratelimit import Limits

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from issueops.errors import Problem
-from issueops.validate import validate_all
+from issueops.config.validate import validate_all
+from issueops.core.errors import Problem
 
 CONFIG = ".github/issueops.yml"
 ALPHA = "workflow_schemas/alpha.yml"

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from issueops.cli import main
-from issueops.validate import json_schema_texts
+from issueops.config.validate import json_schema_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".github" / "issueops.yml"

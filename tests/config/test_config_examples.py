@@ -13,11 +13,11 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from issueops.config import Config
-from issueops.loader import load_config, load_workflows, workflow_files
-from issueops.schemas import WorkflowSchema
-from issueops.templates import TemplateContext, render
-from issueops.validate import json_schema_texts, validate_all
+from issueops.config.loader import load_config, load_workflows, workflow_files
+from issueops.config.settings import Config
+from issueops.config.templates import TemplateContext, render
+from issueops.config.validate import json_schema_texts, validate_all
+from issueops.config.workflows import WorkflowSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".github" / "issueops.yml"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from issueops.config import Config
-from issueops.errors import ConfigError
-from issueops.loader import field_name, load_config, load_workflows, read_yaml
+from issueops.config.loader import field_name, load_config, load_workflows, read_yaml
+from issueops.config.settings import Config
+from issueops.core.errors import ConfigError
 
 WORKFLOW = """\
 name: {name}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from issueops.template_check import check_template
+from issueops.config.template_check import check_template
 
 CLEAN = [
     ("plain text", "Hello world\n"),

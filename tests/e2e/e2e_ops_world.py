@@ -16,9 +16,9 @@ from typing import Any
 import requests
 
 from issueops.app import run_stages
+from issueops.core.model import marker
+from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
-from issueops.model import marker
-from issueops.options import Options
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
 from issueops.sandbox.server import RunningServer, serve

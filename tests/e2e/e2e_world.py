@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from issueops.app import run_stages
+from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
-from issueops.options import Options
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
 from issueops.sandbox.inprocess import activate

@@ -22,11 +22,11 @@ from e2e_world import (
     write_config,
 )
 
+from issueops.core.errors import ConfigError
+from issueops.core.states import State, current_state
 from issueops.demo import DemoWeb
-from issueops.errors import ConfigError
 from issueops.sandbox import Sandbox
 from issueops.sources.base import FetchError, FetchResult
-from issueops.states import State, current_state
 
 # Three triage items, two workflows: two low-risk content reviews (autonomous: processed, PR
 # opened, then published and closed) and a high-risk incident that waits at the first gate.

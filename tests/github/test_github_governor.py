@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from issueops.errors import BudgetExhausted, GitHubError
+from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.github.cache import EtagCache
 from issueops.github.classify import DryRunViolation, UncertainWrite
 from issueops.github.clock import VirtualClock

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from issueops.errors import BudgetExhausted, GitHubError
+from issueops.core.errors import BudgetExhausted, GitHubError
+from issueops.core.model import marker
 from issueops.github.adapter import PyGithubAdapter
 from issueops.github.cache import EtagCache
 from issueops.github.classify import DryRunViolation
 from issueops.github.clock import LinkedClock
 from issueops.github.governor import Governor, GovernorSettings
 from issueops.github.transport import UngovernedRequest, governing
-from issueops.model import marker
 from issueops.sandbox.inprocess import activate
 from issueops.sandbox.sandbox import Sandbox
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from issueops.errors import ConfigError
+from issueops.core.errors import ConfigError
 from issueops.sandbox import Sandbox
 from issueops.sandbox.models import PERMISSION_LEVELS
 from issueops.sandbox.scenario import load_scenario

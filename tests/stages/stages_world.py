@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from issueops.model import (
+from issueops.core.model import (
     Action,
     Actor,
     AddLabels,
@@ -32,7 +32,7 @@ from issueops.model import (
     WorkItem,
     marker,
 )
-from issueops.states import State, check_transition, label_changes
+from issueops.core.states import State, check_transition, label_changes
 
 BOT = "issueops-bot"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from stages_world import BOT, World, item
 
-from issueops.config import Config
-from issueops.model import AddLabels, Assign, ItemContext, Plan, RemoveLabel, Transition, UpsertComment
-from issueops.schemas import WorkflowSchema
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import AddLabels, Assign, ItemContext, Plan, RemoveLabel, Transition, UpsertComment
 from issueops.stages.assign import (
     ASSESSMENT_KEY,
     NEEDS_HUMAN_KEY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from issueops.states import TRANSITIONS
+from issueops.core.states import TRANSITIONS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pipeline.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from issueops.forms import field_key, parse_form, parse_form_sections
+from issueops.config.forms import field_key, parse_form, parse_form_sections
 
 FORM = """### Severity
 

@@ -9,8 +9,8 @@ import pytest
 from markdown_it import MarkdownIt
 from stages_world import BOT, T0, World, item
 
-from issueops.config import Config, FeedSource, GithubSearchSource, HttpCheckSource
-from issueops.model import AddLabels, CreateItem, Plan, RemoveLabel, UpsertComment
+from issueops.config.settings import Config, FeedSource, GithubSearchSource, HttpCheckSource
+from issueops.core.model import AddLabels, CreateItem, Plan, RemoveLabel, UpsertComment
 from issueops.sources.base import CheckResult, IntakeEntry, SourceResult
 from issueops.stages.monitor import (
     FAILING_LABEL,

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from stages_world import BOT, T0, World, item
 
-from issueops.config import Config
-from issueops.model import (
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import (
     Actor,
     Assign,
     CloseItem,
@@ -24,7 +25,6 @@ from issueops.model import (
     Transition,
     UpsertComment,
 )
-from issueops.schemas import WorkflowSchema
 from issueops.stages.process import (
     COPILOT_LOGIN,
     FAILURE_KEY,
@@ -556,7 +556,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("name", ["incident-follow-up", "access-request", "content-review"])
 def test_repository_workflows_render(name: str) -> None:
-    from issueops.loader import load_workflows
+    from issueops.config.loader import load_workflows
 
     workflows = {w.name: w for w in load_workflows(ROOT / "workflow_schemas")}
     if name not in workflows:

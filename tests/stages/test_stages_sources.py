@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from issueops.config import FeedSource, GithubSearchSource, HttpCheckSource
-from issueops.errors import GitHubError
-from issueops.model import SearchHit
+from issueops.config.settings import FeedSource, GithubSearchSource, HttpCheckSource
+from issueops.core.errors import GitHubError
+from issueops.core.model import SearchHit
 from issueops.sources.base import FetchError, FetchResult, feed_key, search_key
 from issueops.sources.collect import run_sources
 from issueops.sources.feed import read_feed

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from issueops.config import Config
-from issueops.model import (
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import (
     Action,
     Actor,
     AddLabels,
@@ -28,8 +29,7 @@ from issueops.model import (
     WorkItem,
     marker,
 )
-from issueops.schemas import WorkflowSchema
-from issueops.states import check_transition, label_changes, parse_state
+from issueops.core.states import check_transition, label_changes, parse_state
 
 BOT_LOGIN = "issueops-bot"
 BOT = Actor(BOT_LOGIN, "Bot")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sweep_fakes import ALICE, BOT, BOT_LOGIN, OTHER_BOT, at, comment, labeled, work_item
 
-from issueops.activity import (
+from issueops.approvals.activity import (
     data_field,
     is_pipeline,
     last_human_activity,
@@ -13,7 +13,7 @@ from issueops.activity import (
     read_data_field,
     stamp,
 )
-from issueops.model import Actor, ItemContext
+from issueops.core.model import Actor, ItemContext
 
 
 @pytest.mark.parametrize(

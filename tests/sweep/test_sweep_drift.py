@@ -20,7 +20,8 @@ from sweep_fakes import (
     workflow,
 )
 
-from issueops.model import (
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import (
     AddLabels,
     CloseItem,
     ItemContext,
@@ -31,7 +32,6 @@ from issueops.model import (
     Transition,
     UpsertComment,
 )
-from issueops.schemas import WorkflowSchema
 from issueops.stages.sweep import plan_sweep
 from issueops.stages.sweep_drift import OWN_FAMILIES
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 from sweep_fakes import ALICE, BOT, BOT_LOGIN, FakeWorld, at, labeled, pull, work_item
 
-from issueops.model import (
+from issueops.core.model import (
     Action,
     ClosePullRequest,
     DeleteBranch,

@@ -21,9 +21,10 @@ from sweep_fakes import (
     workflow,
 )
 
-from issueops.activity import stamp
-from issueops.config import Config
-from issueops.model import (
+from issueops.approvals.activity import stamp
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import (
     Action,
     AddLabels,
     Comment,
@@ -35,7 +36,6 @@ from issueops.model import (
     Unassign,
     UpsertComment,
 )
-from issueops.schemas import WorkflowSchema
 from issueops.stages.sweep import needs_label_events, plan_sweep
 
 WF = "workflow::incident"

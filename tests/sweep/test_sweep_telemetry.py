@@ -7,7 +7,7 @@ import test_sweep_drift as drift
 import test_sweep_sla as sla
 from sweep_fakes import BOT, BOT_LOGIN, at, labeled, pull, work_item
 
-from issueops.model import ItemContext
+from issueops.core.model import ItemContext
 from issueops.stages.sweep import plan_orphans
 from issueops.telemetry.events import ENVELOPE, check_event
 

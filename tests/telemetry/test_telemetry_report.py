@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from telemetry_fixture import HAND_COUNT, Clock, H, write_fixture
 
 from issueops.cli import main
-from issueops.errors import UserError
+from issueops.core.errors import UserError
 from issueops.telemetry import report_md
 from issueops.telemetry.report import build_report, render
 from issueops.telemetry.report_model import Report

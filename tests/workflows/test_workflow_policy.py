@@ -314,7 +314,7 @@ def test_the_composite_action_matches_the_launcher_and_outputs() -> None:
 
 
 def test_the_issue_form_feeds_the_pipeline() -> None:
-    from issueops.forms import field_key
+    from issueops.config.forms import field_key
 
     form = load_yaml(ROOT / ".github" / "ISSUE_TEMPLATE" / "work-item.yml")
     assert form["labels"] == ["state::triage"]

@@ -21,13 +21,13 @@ from urllib.parse import quote
 import requests
 
 from github import Auth, Github, GithubException, GithubIntegration
-from issueops.errors import BudgetExhausted, GitHubError
+from issueops.core.errors import BudgetExhausted, GitHubError
+from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 from issueops.github import convert
 from issueops.github.classify import HINTS, UncertainWrite, code_for_status
 from issueops.github.governor import Governor
 from issueops.github.port import GitHubPort, LabelSpec
 from issueops.github.transport import USER_AGENT, governing, install
-from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 
 T = TypeVar("T")
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')

@@ -2,7 +2,7 @@
 
 No I/O here: the governor feeds in a status, headers and the error message, and gets back one
 of `ok`, `not_modified`, `rate_limited`, `transient` or `permanent` with the project's failure
-code (see `issueops.errors`). Tests drive it table by table.
+code (see `issueops.core.errors`). Tests drive it table by table.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from issueops.errors import GitHubError
+from issueops.core.errors import GitHubError
 
 Kind = Literal["ok", "not_modified", "rate_limited", "retryable", "final"]
 
@@ -21,7 +21,7 @@ Kind = Literal["ok", "not_modified", "rate_limited", "retryable", "final"]
 @dataclass(frozen=True)
 class Outcome:
     kind: Kind
-    code: str | None = None  # an issueops.errors code when the answer is a failure
+    code: str | None = None  # an issueops.core.errors code when the answer is a failure
     retry_after: float | None = None  # seconds, from the `retry-after` header
 
 

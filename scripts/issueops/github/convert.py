@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 
 PERMISSIONS: tuple[Permission, ...] = ("admin", "maintain", "write", "triage", "read", "none")
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
-from issueops.config import ApiConfig
-from issueops.errors import BudgetExhausted, GitHubError
+from issueops.config.settings import ApiConfig
+from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.github.cache import EtagCache
 from issueops.github.classify import (
     HINTS,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from issueops.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 
 
 class LabelSpec(Protocol):
@@ -21,7 +21,7 @@ class LabelSpec(Protocol):
 
 
 class GitHubPort(Protocol):
-    """Every call may raise `issueops.errors.GitHubError` (classified) or `BudgetExhausted`.
+    """Every call may raise `issueops.core.errors.GitHubError` (classified) or `BudgetExhausted`.
 
     Writes are idempotent where the operation allows it; with dry-run the adapter sends no
     write at all and returns what the write would have produced.

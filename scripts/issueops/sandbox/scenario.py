@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from issueops.errors import ConfigError, Problem
+from issueops.core.errors import ConfigError, Problem
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
 from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS
 from issueops.sandbox.ratelimit import Limits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from issueops.config import FeedSource, GithubSearchSource, HttpCheckSource, Source
+from issueops.config.settings import FeedSource, GithubSearchSource, HttpCheckSource, Source
 from issueops.sources.base import Fetch, SourceResult
 from issueops.sources.feed import read_feed
 from issueops.sources.github_search import SearchPort, run_search

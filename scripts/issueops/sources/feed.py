@@ -9,7 +9,7 @@ from typing import Any
 
 import feedparser
 
-from issueops.config import FeedSource
+from issueops.config.settings import FeedSource
 from issueops.sources.base import Fetch, FetchError, IntakeEntry, SourceResult, feed_key
 
 MAX_FEED_BYTES = 5_000_000  # a feed larger than this is not a feed we want to parse

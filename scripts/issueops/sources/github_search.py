@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from issueops.config import GithubSearchSource
-from issueops.errors import GitHubError
-from issueops.model import SearchHit
+from issueops.config.settings import GithubSearchSource
+from issueops.core.errors import GitHubError
+from issueops.core.model import SearchHit
 from issueops.sources.base import IntakeEntry, SourceResult, search_key
 
 

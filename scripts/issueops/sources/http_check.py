@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from issueops.config import HttpCheckSource
+from issueops.config.settings import HttpCheckSource
 from issueops.sources.base import CheckResult, Fetch, FetchError, SourceResult
 
 MAX_SCANNED_BYTES = 1_000_000  # the body pattern looks at the first megabyte

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from issueops.config import Config, Risk
-from issueops.forms import field_key, parse_form
-from issueops.model import Action, AddLabels, Assign, ItemContext, Plan, RemoveLabel, WorkItem
-from issueops.schemas import WorkflowSchema
+from issueops.config.forms import field_key, parse_form
+from issueops.config.settings import Config, Risk
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.comments import same_login
+from issueops.core.model import Action, AddLabels, Assign, ItemContext, Plan, RemoveLabel, WorkItem
+from issueops.core.states import State, current_state
 from issueops.stages.common import (
     RISK_ORDER,
     RISK_PREFIX,
@@ -36,14 +38,12 @@ from issueops.stages.common import (
     effective_risk,
     on_hold,
     risk_labels,
-    same_login,
     sorted_items,
     transition,
     upsert,
     workflow_labels,
 )
 from issueops.stages.text import GITHUB_BODY_LIMIT, code_span
-from issueops.states import State, current_state
 
 ASSESSMENT_KEY = "assessment"
 NEEDS_HUMAN_KEY = "needs-human"

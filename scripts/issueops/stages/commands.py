@@ -13,16 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from issueops.approval_status import (
-    CLOSED_KEY,
-    StatusView,
-    denied_key,
-    parse_closed_note,
-    render_closed_note,
-    render_denied_reply,
-    render_status,
-)
-from issueops.approvals import (
+from issueops.approvals.engine import (
     LABEL_SOURCE,
     REPLY_REASONS,
     STATUS_KEY,
@@ -36,9 +27,19 @@ from issueops.approvals import (
     latest_label_event,
     ordered_comments,
 )
-from issueops.commands import ParsedCommand, help_text, parse_commands
-from issueops.config import Config, Risk
-from issueops.model import (
+from issueops.approvals.grammar import ParsedCommand, help_text, parse_commands
+from issueops.approvals.policy import gates_for
+from issueops.approvals.status import (
+    CLOSED_KEY,
+    StatusView,
+    denied_key,
+    parse_closed_note,
+    render_closed_note,
+    render_denied_reply,
+    render_status,
+)
+from issueops.config.settings import Config, Risk
+from issueops.core.model import (
     Action,
     AddLabels,
     Assign,
@@ -55,8 +56,14 @@ from issueops.model import (
     WorkItem,
     marker,
 )
-from issueops.policy import gates_for
-from issueops.states import TERMINAL, IllegalTransition, State, check_transition, current_state, parse_state
+from issueops.core.states import (
+    TERMINAL,
+    IllegalTransition,
+    State,
+    check_transition,
+    current_state,
+    parse_state,
+)
 
 RECEIPT = "eyes"
 GRANTED, DENIED, CONFUSED = "+1", "-1", "confused"

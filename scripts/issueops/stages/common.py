@@ -1,35 +1,18 @@
-"""Small pure helpers the stage planners share: the bot's own comments, transitions, risk."""
+"""Small pure helpers the stage planners share: upserted comments, transitions, risk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from issueops.config import Config, Risk
-from issueops.model import Comment, ItemContext, Transition, UpsertComment, WorkItem, marker
-from issueops.states import State, check_transition
+from issueops.config.settings import Config, Risk
+from issueops.core.comments import bot_comment, marked
+from issueops.core.model import ItemContext, Transition, UpsertComment, WorkItem
+from issueops.core.states import State, check_transition
 
 RISK_ORDER: tuple[Risk, ...] = ("low", "medium", "high")
 RISK_PREFIX = "risk::"
 WORKFLOW_PREFIX = "workflow::"
 SOURCE_PREFIX = "source::"
-
-
-def same_login(a: str | None, b: str | None) -> bool:
-    """GitHub logins are case-insensitive."""
-    return a is not None and b is not None and a.casefold() == b.casefold()
-
-
-def bot_comment(comments: Iterable[Comment], key: str, bot_login: str) -> Comment | None:
-    """The bot's own comment for `key`; a marker in anyone else's comment counts for nothing."""
-    tag = marker(key)
-    mine = [c for c in comments if same_login(c.author.login, bot_login) and tag in c.body]
-    return min(mine, key=lambda c: (c.created_at, c.id)) if mine else None
-
-
-def marked(key: str, body: str) -> str:
-    """A comment body that starts with its marker (the applier then finds it again)."""
-    tag = marker(key)
-    return body if body.startswith(tag) else f"{tag}\n{body}"
 
 
 def _normal(text: str) -> str:

@@ -21,8 +21,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from issueops.config import Config, FeedSource, GithubSearchSource, HttpCheckSource, Source
-from issueops.model import (
+from issueops.config.settings import Config, FeedSource, GithubSearchSource, HttpCheckSource, Source
+from issueops.core.comments import bot_comment, same_login
+from issueops.core.model import (
     Action,
     AddLabels,
     Comment,
@@ -33,8 +34,9 @@ from issueops.model import (
     WorkItem,
     marker,
 )
+from issueops.core.states import State
 from issueops.sources.base import CheckResult, IntakeEntry, SourceResult, http_key
-from issueops.stages.common import SOURCE_PREFIX, bot_comment, same_login, upsert
+from issueops.stages.common import SOURCE_PREFIX, upsert
 from issueops.stages.text import (
     BODY_BUDGET,
     cap,
@@ -46,7 +48,6 @@ from issueops.stages.text import (
     link,
     plain_line,
 )
-from issueops.states import State
 
 INCIDENT_LABEL = "issueops::incident"  # lets an incident workflow match: match.labels
 FAILING_LABEL = "issueops::check-failing"  # present while the check is failing

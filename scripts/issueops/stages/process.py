@@ -27,9 +27,13 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from issueops.config import Config, Risk
-from issueops.forms import parse_form
-from issueops.model import (
+from issueops.approvals.policy import gates_for
+from issueops.config.forms import parse_form
+from issueops.config.settings import Config, Risk
+from issueops.config.templates import TemplateContext, render, slugify
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.comments import bot_comment, same_login
+from issueops.core.model import (
     Action,
     Assign,
     CloseItem,
@@ -41,22 +45,17 @@ from issueops.model import (
     PullRequest,
     marker,
 )
-from issueops.policy import gates_for
-from issueops.schemas import WorkflowSchema
+from issueops.core.states import State, current_state
 from issueops.stages.assign import choose_owner
 from issueops.stages.common import (
     SOURCE_PREFIX,
-    bot_comment,
     effective_risk,
     on_hold,
-    same_login,
     transition,
     upsert,
 )
 from issueops.stages.monitor import source_key_of
 from issueops.stages.text import BODY_BUDGET, cap_body, code_span, escape_markdown, plain_line
-from issueops.states import State, current_state
-from issueops.templates import TemplateContext, render, slugify
 
 GUIDANCE_KEY = "guidance"
 GATE_KEY = "gate"  # the gate note; the approvals status comment (key "status") is the commands stage's

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from issueops.activity import is_own
-from issueops.config import Config
-from issueops.model import ItemContext, Plan
-from issueops.schemas import WorkflowSchema
+from issueops.approvals.activity import is_own
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import ItemContext, Plan
 from issueops.stages.sweep_drift import DRIFT_KEY, OWN_FAMILIES, DriftOutcome, is_managed, plan_drift
 from issueops.stages.sweep_orphans import (
     PR_STATES,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from issueops.activity import is_own, last_labeled, own_comment, with_marker
-from issueops.config import Config
-from issueops.labels import BOT_FAMILIES
-from issueops.model import (
+from issueops.approvals.activity import is_own, last_labeled, own_comment, with_marker
+from issueops.config.labels import BOT_FAMILIES
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import (
     Action,
     AddLabels,
     CloseItem,
@@ -25,8 +26,7 @@ from issueops.model import (
     UpsertComment,
     WorkItem,
 )
-from issueops.schemas import WorkflowSchema
-from issueops.states import (
+from issueops.core.states import (
     TERMINAL,
     State,
     check_transition,

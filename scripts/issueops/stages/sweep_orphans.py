@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from issueops.activity import is_own, last_labeled, with_marker
-from issueops.model import (
+from issueops.approvals.activity import is_own, last_labeled, with_marker
+from issueops.core.model import (
     Action,
     ClosePullRequest,
     DeleteBranch,
@@ -27,7 +27,7 @@ from issueops.model import (
     UpsertComment,
     WorkItem,
 )
-from issueops.states import State, check_transition, current_state
+from issueops.core.states import State, check_transition, current_state
 
 FAILURE_KEY = "failure"
 BRANCH_PREFIX = "issueops/"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from issueops.activity import (
+from issueops.approvals.activity import (
     data_field,
     human_time,
     last_human_activity,
@@ -22,10 +22,10 @@ from issueops.activity import (
     stamp,
     with_marker,
 )
-from issueops.config import Config
-from issueops.model import Action, AddLabels, ItemContext, RemoveLabel, Unassign, UpsertComment
-from issueops.schemas import WorkflowSchema
-from issueops.states import TERMINAL, State
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.model import Action, AddLabels, ItemContext, RemoveLabel, Unassign, UpsertComment
+from issueops.core.states import TERMINAL, State
 
 REMINDER_KEY = "sla-reminder"
 ESCALATION_KEY = "sla-escalation"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from issueops.errors import UserError
+from issueops.core.errors import UserError
 from issueops.telemetry.events import is_manual_intervention
 from issueops.telemetry.reader import parse_ts
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from issueops.errors import UserError
-from issueops.states import State
+from issueops.core.errors import UserError
+from issueops.core.states import State
 from issueops.telemetry.kpi import ItemHistory, Stat, build_histories, parse_bound
 from issueops.telemetry.reader import read_directory
 from issueops.telemetry.report_model import (

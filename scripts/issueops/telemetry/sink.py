@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from issueops.errors import IssueOpsError
+from issueops.core.errors import IssueOpsError
 from issueops.telemetry.events import GENESIS, SCHEMA_VERSION, check_event
 
 REDACTED = "[redacted]"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from issueops.templates import TEMPLATE_VARIABLES, make_environment
+from issueops.config.templates import TEMPLATE_VARIABLES, make_environment
 
 # Names whose value is a plain string in TemplateContext.as_dict(): only str attributes exist.
 _TEXT_VARIABLES = frozenset({"owner", "repo", "now", "branch"})

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from issueops.approval_record import StatusRecord, fingerprint, parse_status_record
-from issueops.commands import PRIVILEGED, parse_commands
-from issueops.config import Config, Risk
-from issueops.model import WRITE_PERMISSIONS, Actor, Comment, ItemContext, LabelEvent, Permission, marker
+from issueops.approvals.grammar import PRIVILEGED, parse_commands
+from issueops.approvals.record import StatusRecord, fingerprint, parse_status_record
+from issueops.config.settings import Config, Risk
+from issueops.core.model import WRITE_PERMISSIONS, Actor, Comment, ItemContext, LabelEvent, Permission, marker
 
 ReasonCode = Literal[
     "not_collaborator",

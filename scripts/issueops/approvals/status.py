@@ -10,9 +10,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from issueops.approval_record import StatusRecord, render_record
-from issueops.approvals import REPLY_REASONS, STATUS_KEY, ApprovalDecision
-from issueops.model import marker
+from issueops.approvals.engine import REPLY_REASONS, STATUS_KEY, ApprovalDecision
+from issueops.approvals.record import StatusRecord, render_record
+from issueops.core.model import marker
 
 CLOSED_KEY = "closed"
 CLOSED_TAG = "issueops:closed-record"

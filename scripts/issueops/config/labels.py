@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from issueops.config import Config
-from issueops.schemas import WorkflowSchema
-from issueops.states import State
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.states import State
 
 # Families the bot owns: it never adds, removes or renames a label outside these.
 BOT_FAMILIES = ("state::", "workflow::", "risk::", "source::", "sla::", "issueops::", "approval::")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from issueops.config import Profile, Risk
+from issueops.config.settings import Profile, Risk
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The pipeline configuration `.github/issueops.yml`, as a strict pydantic model.
 
 An empty file is a valid configuration: every field has a sensible default. Loading with
-line-aware errors lives in `issueops.loader`.
+line-aware errors lives in `issueops.config.loader`.
 """
 
 from __future__ import annotations

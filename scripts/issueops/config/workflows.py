@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from issueops.config import Risk
+from issueops.config.settings import Risk
 
 
 class Strict(BaseModel):

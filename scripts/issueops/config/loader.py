@@ -21,9 +21,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from issueops.config import Config
-from issueops.errors import ConfigError, Problem
-from issueops.schemas import WorkflowSchema
+from issueops.config.settings import Config
+from issueops.config.workflows import WorkflowSchema
+from issueops.core.errors import ConfigError, Problem
 
 M = TypeVar("M", bound=BaseModel)
 DataPath = tuple[Any, ...]

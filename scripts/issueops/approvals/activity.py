@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from issueops.model import Actor, Comment, ItemContext, LabelEvent
-from issueops.stages.common import bot_comment, marked
+from issueops.core.comments import bot_comment, marked
+from issueops.core.model import Actor, Comment, ItemContext, LabelEvent
 
 # A hidden `key=value` field in the bot's comments: `<!-- issueops-data:key=value -->`.
 _DATA_RE = re.compile(r"<!-- issueops-data:([a-z0-9_-]+)=([^>]*?) -->")

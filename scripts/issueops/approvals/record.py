@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from issueops.model import WorkItem
+from issueops.core.model import WorkItem
 
 RECORD_VERSION = 1
 RECORD_TAG = "issueops:status-record"

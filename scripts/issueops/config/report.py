@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from issueops.config import Config
-from issueops.errors import Problem
-from issueops.policy import gates_for
-from issueops.schemas import MatchRules, WorkflowSchema
+from issueops.approvals.policy import gates_for
+from issueops.config.settings import Config
+from issueops.config.workflows import MatchRules, WorkflowSchema
+from issueops.core.errors import Problem
 
 
 @dataclass
