@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -17,9 +17,7 @@ from issueops.core.errors import ConfigError, Problem
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
 from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS
 from issueops.sandbox.ratelimit import Limits
-
-if TYPE_CHECKING:
-    from issueops.sandbox.sandbox import Sandbox
+from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
 
 
 class _Map(dict[str, Any]):
@@ -241,8 +239,6 @@ def _time(value: Any, default: datetime) -> datetime:
 
 def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
     """A Sandbox in the state the scenario describes (checked first; ConfigError on problems)."""
-    from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
-
     problems = check_scenario(data)
     if problems:
         raise ConfigError(problems)
@@ -334,3 +330,9 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         )
         state.add_labels(pull, [str(n) for n in spec.get("labels") or []], pull.user)
     return sb
+
+
+def from_scenario(source: Path | str | Mapping[str, Any]) -> Sandbox:
+    """A sandbox built from a scenario file (YAML or JSON) or an already-loaded mapping."""
+    data = source if isinstance(source, Mapping) else load_scenario(Path(source))
+    return build_sandbox(data)
