@@ -100,7 +100,7 @@ BROKEN = [
         4,
         "content",
     ),
-    ("bad yaml", "repo: a/b\nusers: [\n", 3, "invalid YAML"),
+    ("bad yaml", "repo: a/b\nusers: [\n", 3, "YAML syntax error"),
     ("not a mapping", "- a\n- b\n", 1, "YAML mapping"),
     ("negative limit", "repo: a/b\nrate_limit:\n  core: -1\n", 3, "non-negative"),
 ]
