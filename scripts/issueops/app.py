@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from issueops.brake import Brake
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
 from issueops.core.errors import ConfigError, UserError
@@ -191,11 +192,14 @@ def run_stages(
         )
         rt.html_base = _html_base(opts.api_url)
         runner = Runner(rt, summary)
+        brake = Brake(rt, summary, _brake_dirs(opts, config), event_item=event_item, live=not opts.dry_run)
+        brake.before()
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
         for stage in build_stages(names, event_item=event_item, fetch=fetch):
             runner.run_stage(stage)
+        brake.after()
         summary.orphans = rt.orphans
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
@@ -244,6 +248,12 @@ def _record(telemetry: TelemetrySink, event: str, fields: dict[str, object]) -> 
         data.setdefault("remaining", data.pop("rate_remaining", None))
     item = data.pop("item", None)
     telemetry.emit(event, item=item if isinstance(item, int) else None, **data)
+
+
+def _brake_dirs(opts: Options, config: Any) -> list[Path]:
+    """Where the brake reads earlier runs: this run's telemetry directory, and the history."""
+    history = config.brake.history_dir
+    return [opts.telemetry_dir, *([Path(history)] if history else [])]
 
 
 def _html_base(api_url: str) -> str:

@@ -113,12 +113,17 @@ class MonitorStage:
             return []
         snap = snapshot_of(rt)
         own = f"search:{rt.repo}#"  # a search never mirrors this repository's own issues
+        sources = self._unpaused(rt)
         results = [
             replace(r, entries=tuple(e for e in r.entries if not e.key.startswith(own)))
-            for r in run_sources(rt.config.sources, fetch=self.fetch, port=rt.port)
+            for r in run_sources(sources, fetch=self.fetch, port=rt.port)
         ]
+        if not rt.dry_run:  # with `source.failed`, the circuit breaker's history
+            for result in results:
+                if result.error is None:
+                    rt.telemetry.emit("source.read", source=result.source)
         known = []
-        for source in rt.config.sources:
+        for source in sources:
             known += rt.port.list_items(labels=[f"source::{source.name}"], state="all")
         existing = monitor_stage.index_existing(known, rt.bot_login)
         for item in known:  # closed items are not in the snapshot; incidents may need them
@@ -132,6 +137,18 @@ class MonitorStage:
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         return _precomputed(unit)
+
+    @staticmethod
+    def _unpaused(rt: Runtime) -> list[Any]:
+        """The sources to read: one whose circuit breaker is open (see the brake) is skipped."""
+        sources = []
+        for source in rt.config.sources:
+            failures = rt.paused_sources.get(source.name)
+            if failures is None:
+                sources.append(source)
+            elif not rt.dry_run:
+                rt.telemetry.emit("source.paused", source=source.name, failures=failures)
+        return sources
 
 
 class AssignStage:
@@ -262,7 +279,9 @@ class CommandsStage:
 
     def read(self, rt: Runtime) -> list[WorkUnit]:
         if self.event_item is not None:
-            return [self._read_one(rt, self.event_item)]
+            unit = self._read_one(rt, self.event_item)
+            alert = unit.state is not None and rt.config.brake.label in unit.state.item.labels
+            return [] if alert else [unit]  # the brake answers on its alert issue
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
         return [
@@ -348,6 +367,8 @@ class SweepStage:
         closed = read_closed_active(rt.port, snap) | read_closed_unclear(rt.port, snap, rt.now)
         units: dict[int, WorkUnit] = {}
         for state in snap.items.values():
+            if rt.config.brake.label in state.item.labels:
+                continue  # the brake's alert issue: the brake looks after it
             if state.item.state == "open" or state.item.number in closed:
                 number = state.item.number
                 units[number] = WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))

@@ -95,6 +95,7 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    brake: dict[str, Any] | None = None  # braked, resumed, tripped, paused sources (issueops.brake)
 
     @property
     def exit_code(self) -> int:
@@ -102,6 +103,8 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         extra = {"orphans": self.orphans} if self.orphans is not None else {}
+        if self.brake is not None:
+            extra["brake"] = self.brake
         return {
             **extra,
             "command": self.command,
@@ -143,6 +146,7 @@ class Runtime:
     snapshot: Snapshot | None = None
     html_base: str = "https://github.com"
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    paused_sources: dict[str, int] = field(default_factory=dict)  # source -> runs failed (the brake)
 
     def workflow(self, name: str | None) -> WorkflowSchema | None:
         return next((w for w in self.workflows if w.name == name), None)

@@ -35,6 +35,7 @@ class CommandSpec:
 
 PRIVILEGED_WHO = "write, maintain or admin, or a configured approver"
 ANYONE_WHO = "anyone"
+BRAKE_WHO = "maintain or admin, or a configured approver"
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -68,8 +69,26 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Unassign people.",
         PRIVILEGED_WHO + "; anyone may unassign themselves",
     ),
+    CommandSpec(
+        "brake",
+        True,
+        "[reason]",
+        "text",
+        "Stop the whole pipeline now: every run is a dry run until /resume (see the alert issue).",
+        BRAKE_WHO,
+    ),
+    CommandSpec(
+        "resume",
+        True,
+        "",
+        "none",
+        "On the brake's alert issue: lift the brake; held work carries on.",
+        BRAKE_WHO,
+    ),
     CommandSpec("help", False, "", "none", "Show this table.", ANYONE_WHO),
 )
+# Handled by the brake (issueops.brake), not by the commands stage: they act on the whole pipeline.
+BRAKE_COMMANDS: frozenset[str] = frozenset({"brake", "resume"})
 COMMANDS_BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 PRIVILEGED: frozenset[str] = frozenset(spec.name for spec in COMMANDS if spec.privileged)
 

@@ -66,5 +66,6 @@ def label_set(config: Config, workflows: Sequence[WorkflowSchema]) -> list[Label
         LabelDef(names.needs_human, "d876e3", "The pipeline needs a person to decide"),
         LabelDef("issueops::incident", "b60205", "Opened by a failing health check"),
         LabelDef("issueops::check-failing", "e11d21", "Its health check is failing right now"),
+        LabelDef(config.brake.label, "b60205", "The pipeline stopped itself: open means braked, /resume"),
     ]
     return labels

@@ -119,6 +119,32 @@ class TelemetryConfig(Strict):
     directory: str = Field("telemetry", description="Where JSONL events go (--telemetry wins).")
 
 
+class BrakeConfig(Strict):
+    """When the pipeline stops itself (see docs/operations.md, the brake)."""
+
+    enabled: bool = Field(True, description="Evaluate the trip conditions at the end of every run.")
+    label: str = Field("issueops::brake", description="Marks the one alert issue; open means braked.")
+    failure_rate: float = Field(
+        0.5, gt=0, lt=1, description="Trip when more than this share of the items in the window failed."
+    )
+    failure_min_items: int = Field(4, ge=1, description="...and at least this many items were worked on.")
+    window_hours: float = Field(6, gt=0, description="The failure-rate window, ending now.")
+    rate_limit_runs: int = Field(
+        2, ge=1, description="Trip after this many runs in a row ended at GitHub's primary rate limit."
+    )
+    drift_repairs: int = Field(10, ge=1, description="Trip when one sweep repairs drift on this many items.")
+    source_failures: int = Field(
+        3, ge=1, description="Pause an intake source that failed this many runs in a row (that source only)."
+    )
+    source_retry_hours: float = Field(
+        6, gt=0, description="A paused source is tried once again after this long without a try."
+    )
+    history_dir: str | None = Field(
+        None,
+        description="Earlier runs' telemetry besides --telemetry (a checkout of the telemetry branch).",
+    )
+
+
 class OwnersConfig(Strict):
     unavailable: list[str] = Field(default_factory=list, description="Logins on leave: never assigned.")
     max_open_items: int | None = Field(None, ge=1, description="Capacity per owner for least-loaded.")
@@ -135,6 +161,7 @@ class Config(Strict):
     sla: SlaDefaults = Field(default_factory=SlaDefaults)
     owners: OwnersConfig = Field(default_factory=OwnersConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    brake: BrakeConfig = Field(default_factory=BrakeConfig)
     default_branch: str | None = Field(None, description="Base for deliverable branches; default: repo's.")
     bot_login: str | None = Field(None, description="The pipeline's own login, if not the token's user.")
 

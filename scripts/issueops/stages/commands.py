@@ -27,7 +27,7 @@ from issueops.approvals.engine import (
     latest_label_event,
     ordered_comments,
 )
-from issueops.approvals.grammar import ParsedCommand, help_text, parse_commands
+from issueops.approvals.grammar import BRAKE_COMMANDS, ParsedCommand, help_text, parse_commands
 from issueops.approvals.status import (
     CLOSED_KEY,
     StatusView,
@@ -203,7 +203,9 @@ def logins_to_check(
     for comment, commands in _command_comments(ctx, authority):
         new = _is_new(comment, processed, seen)
         for command in commands:
-            if not command.valid or (command.name not in VOTE_COMMANDS and not new):
+            if not command.valid or command.name in BRAKE_COMMANDS:
+                continue
+            if command.name not in VOTE_COMMANDS and not new:
                 continue
             if authority.precheck(comment.author, comment.edited, command.name, command.logins) is not None:
                 continue
@@ -242,8 +244,8 @@ def _apply_side_effects(
         if not command.valid:
             outcomes.append(CONFUSED)
             continue
-        if command.name in VOTE_COMMANDS:
-            continue  # judged by the approval engine
+        if command.name in VOTE_COMMANDS or command.name in BRAKE_COMMANDS:
+            continue  # judged by the approval engine, or by the brake
         reason = authority.check(comment.author, comment.edited, command.name, command.logins)
         if reason is not None:
             source = f"{comment_source(comment.id)}:{command.name}"

@@ -107,6 +107,26 @@ _SPECS: tuple[EventSpec, ...] = (
     ),
 )
 
+_SPECS += (
+    _spec(
+        "brake.tripped",
+        "the pipeline stopped itself (or a person braked it): runs are dry until /resume",
+        item=False,
+        condition=STR,
+        reason=STR,
+        alert=INT,
+    ),
+    _spec("brake.resumed", "a person lifted the brake with /resume", item=False, login=STR, alert=INT),
+    _spec("source.read", "an intake source was read without an error", item=False, source=STR),
+    _spec(
+        "source.paused",
+        "an intake source that kept failing was not read (its circuit breaker is open)",
+        item=False,
+        source=STR,
+        failures=INT,
+    ),
+)
+
 CATALOGUE: Mapping[str, EventSpec] = {spec.name: spec for spec in _SPECS}
 
 

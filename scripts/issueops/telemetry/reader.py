@@ -89,9 +89,14 @@ def _parse(data: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_directory(directory: Path) -> ReadResult:
-    """All events under `directory`, sorted by `ts` (file order breaks ties); warnings for the rest."""
-    result = ReadResult(files=telemetry_files(directory))
+def read_directory(directory: Path, *, since_day: str | None = None) -> ReadResult:
+    """All events under `directory`, sorted by `ts` (file order breaks ties); warnings for the rest.
+
+    With `since_day` (YYYY-MM-DD), files in day folders before it are not read at all."""
+    files = telemetry_files(directory)
+    if since_day is not None:
+        files = [p for p in files if not _day_before(p.relative_to(directory).parts[:-1], since_day)]
+    result = ReadResult(files=files)
     if not directory.is_dir():
         result.warnings.append(ReadWarning(directory, 0, "no telemetry directory here; nothing to read"))
         return result
@@ -116,6 +121,10 @@ def read_directory(directory: Path) -> ReadResult:
     timed.sort(key=lambda entry: (entry[0], entry[1]))
     result.timed = [(moment, record) for moment, _, record in timed]
     return result
+
+
+def _day_before(folders: tuple[str, ...], day: str) -> bool:
+    return len(folders) == 1 and len(folders[0]) == 10 and folders[0] < day
 
 
 def _problem(line: RawLine) -> str | None:

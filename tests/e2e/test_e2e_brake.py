@@ -1,0 +1,139 @@
+"""Issue #19, the brake, end to end over HTTP through the real adapter against the sandbox: a
+failure spike trips it, braked runs write only to the one alert issue, /resume is permission-
+checked, held work carries on after the resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_ops_world import BOT, CONFIG, REPO, World, scenario
+
+from issueops.core.model import marker
+from issueops.stages.brake import BRAKE_KEY, RESUMED_KEY
+
+ALL = ("commands", "monitor", "assign", "process", "sweep")
+BRAKE = "issueops::brake"
+DENIED = "Resource not accessible by integration"
+
+
+def _review(n: int) -> dict[str, Any]:
+    return {
+        "title": f"[review] Blog post {n}",
+        "user": "paul",
+        "labels": ["content", "state::triage"],
+        "body": f"Please proofread the blog post {n}.\n",
+    }
+
+
+@pytest.fixture
+def w(tmp_path: Path) -> Iterator[World]:
+    world = World(scenario([_review(n) for n in range(1, 5)]), tmp_path)
+    world.sandbox.clock.advance(3600)
+    yield world
+    world.stop()
+
+
+def _alerts(w: World) -> list[int]:
+    return [n for n, i in sorted(w.sandbox.issues.items()) if BRAKE in i.labels]
+
+
+def _writes_since(w: World, seq: int) -> list[str]:
+    return [f"{e.method} {e.path}" for e in w.sandbox.ledger if e.write and e.login == BOT and e.seq > seq]
+
+
+def _last_seq(w: World) -> int:
+    return max((e.seq for e in w.sandbox.ledger), default=0)
+
+
+def _trip_on_failures(w: World) -> int:
+    w.sandbox.faults.add(status=403, route=r"/pulls$", method="POST", times=None, message=DENIED)
+    summary = w.run(*ALL)
+    assert summary.items_failed == 4
+    assert [f["failure_code"] for f in summary.failures] == ["authorization_denied"] * 4
+    alerts = _alerts(w)
+    assert len(alerts) == 1, "one alert issue"
+    assert summary.brake is not None and summary.brake["tripped"] == "failure_rate"
+    return alerts[0]
+
+
+def test_a_failure_spike_trips_the_brake_and_only_the_alert_issue_is_written(w: World) -> None:
+    alert = _trip_on_failures(w)
+    issue = w.sandbox.issues[alert]
+    assert issue.state == "open" and issue.user == BOT
+    assert marker(BRAKE_KEY) in issue.body
+    assert "4 of 4 items (100%) failed in the last 6 hours" in issue.body
+    assert "`authorization_denied`" in issue.body and "/resume" in issue.body
+    [tripped] = w.events("brake.tripped")
+    assert tripped["condition"] == "failure_rate" and tripped["alert"] == alert
+
+    # A person files a new item; the next runs are dry: nothing written anywhere, it waits.
+    new = w._call("paul", "POST", f"/repos/{REPO}/issues", _review(5))
+    number = int(new["number"])
+    for _ in range(2):
+        before = _last_seq(w)
+        summary = w.run(*ALL)
+        assert _writes_since(w, before) == []
+        assert summary.brake is not None and summary.brake["braked"] is True
+        assert any(r.stage == "assign" and r.target == f"#{number}" for r in summary.rows), "the plan"
+    assert w.state_labels(number) == {"state::triage"}
+    assert _alerts(w) == [alert], "still one alert issue"
+
+    # A write user's /resume is refused with the reason; only the alert issue is written.
+    carol = w.comment("carol", alert, "/resume")
+    before = _last_seq(w)
+    summary = w.run(*ALL)
+    writes = _writes_since(w, before)
+    assert writes and all(f"/issues/{alert}/" in x or f"/comments/{carol}/" in x for x in writes), writes
+    denial = w.bot_comments(alert, f"brake-denied-{carol}")
+    assert len(denial) == 1 and "maintain or admin" in denial[0] and "has write permission" in denial[0]
+    assert w.bot_reactions(carol) == ["-1"]
+    assert w.sandbox.issues[alert].state == "open" and w.state_labels(number) == {"state::triage"}
+    before = _last_seq(w)
+    w.run(*ALL)
+    assert _writes_since(w, before) == [], "the refusal is not repeated"
+
+    # The cause is fixed; an admin resumes: the alert closes with the resume, the item is assigned.
+    w.sandbox.faults.clear()
+    w.comment("alice", alert, "/resume")
+    summary = w.run(*ALL)
+    assert w.sandbox.issues[alert].state == "closed"
+    [resumed] = w.bot_comments(alert, RESUMED_KEY)
+    assert "@alice (admin)" in resumed
+    assert [e["login"] for e in w.events("brake.resumed")] == ["alice"]
+    assert summary.brake is not None and summary.brake["braked"] is False
+    assert w.state_labels(number) != {"state::triage"}
+    assert w.events("item.assigned")[-1]["item"] == number
+    assert _alerts(w) == [alert] and len(w.events("brake.tripped")) == 1, "the old evidence does not re-trip"
+
+
+def test_a_manual_brake_by_a_maintainer_and_a_refused_one(w: World) -> None:
+    carol = w.comment("carol", 1, "/brake I do not like it")
+    w.run(*ALL)
+    assert _alerts(w) == []
+    [denial] = w.bot_comments(1, f"brake-denied-{carol}")
+    assert "@carol, your `/brake` did not count" in denial and "has write permission" in denial
+    w.comment("bob", 2, "/brake the deploy is broken")
+    summary = w.run(*ALL)
+    [alert] = _alerts(w)
+    assert summary.brake is not None and summary.brake["tripped"] == "manual"
+    body = w.sandbox.issues[alert].body
+    assert "@bob commented `/brake` on #2: the deploy is broken" in body
+    [tripped] = w.events("brake.tripped")
+    assert tripped["condition"] == "manual" and tripped["by"] == "bob"
+    before = _last_seq(w)
+    w.run(*ALL)
+    assert _writes_since(w, before) == []
+
+
+def test_a_closed_alert_issue_is_not_found_again_and_a_look_alike_is_ignored(tmp_path: Path) -> None:
+    look_alike = {"title": "fake", "user": "carol", "labels": [BRAKE], "body": marker(BRAKE_KEY)}
+    world = World(scenario([_review(1), look_alike]), tmp_path, config=CONFIG)
+    try:
+        summary = world.run(*ALL)
+        assert summary.brake is not None and summary.brake["braked"] is False
+        assert world.state_labels(1) != {"state::triage"}
+    finally:
+        world.stop()
