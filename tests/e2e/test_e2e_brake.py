@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from e2e_ops_world import BOT, CONFIG, REPO, World, scenario
 
+from issueops.app import run_stages
 from issueops.core.model import marker
+from issueops.runner import RunSummary
+from issueops.sources.base import FetchError, FetchResult
 from issueops.stages.brake import BRAKE_KEY, RESUMED_KEY
 
 ALL = ("commands", "monitor", "assign", "process", "sweep")
@@ -137,3 +140,98 @@ def test_a_closed_alert_issue_is_not_found_again_and_a_look_alike_is_ignored(tmp
         assert world.state_labels(1) != {"state::triage"}
     finally:
         world.stop()
+
+
+# --- the intake circuit breaker ------------------------------------------------------------------
+
+GOOD, BAD = "https://status.example.com/feed", "https://flaky.example.com/feed"
+SOURCES = f"""\
+sources:
+  - {{type: feed, name: status, url: "{GOOD}"}}
+  - {{type: feed, name: flaky, url: "{BAD}"}}
+"""
+
+
+def _rss(*titles: str) -> bytes:
+    items = "".join(
+        f"<item><guid>urn:status:{t}</guid><title>{t}</title><link>https://status.example.com/{t}</link>"
+        "<pubDate>Mon, 02 Mar 2026 08:00:00 GMT</pubDate></item>"
+        for t in titles
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>{items}</channel></rss>'.encode()
+    )
+
+
+class Web:
+    """The good feed answers with what it holds now; the flaky one never answers."""
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        self.asked: list[str] = []
+
+    def __call__(self, url: str, timeout: float) -> FetchResult:
+        self.asked.append(url)
+        if url == BAD:
+            raise FetchError(f"{url}: connection refused")
+        return FetchResult(200, _rss(*self.titles), 5.0, {"content-type": "application/rss+xml"})
+
+
+def _monitor(w: World, web: Web) -> RunSummary:
+    return run_stages(
+        w.opts, ("monitor",), clock=w.clock, now=w.sandbox.clock.now(), fetch=web, cache_path=w.cache_path
+    )
+
+
+def test_a_source_failing_three_runs_in_a_row_is_paused_alone(tmp_path: Path) -> None:
+    w = World(scenario([]), tmp_path, config=CONFIG + SOURCES)
+    web = Web()
+    try:
+        for n in range(3):
+            web.titles.append(f"outage-{n}")
+            _monitor(w, web)
+        assert web.asked.count(BAD) == 3 and len(w.events("source.failed")) == 3
+        created = len(w.sandbox.issues)
+        assert created == 3
+
+        web.asked.clear()
+        web.titles.append("outage-3")
+        summary = _monitor(w, web)
+        assert BAD not in web.asked and GOOD in web.asked, "only the flaky source is paused"
+        assert len(w.sandbox.issues) == created + 1, "the healthy source still opens items"
+        assert summary.brake is not None and summary.brake["paused_sources"] == ["flaky"]
+        assert summary.brake["braked"] is False and _alerts(w) == []
+        assert any(r.action == "Paused" and r.target == "source::flaky" for r in summary.rows)
+        [paused] = w.events("source.paused")
+        assert paused["source"] == "flaky" and paused["failures"] == 3
+    finally:
+        w.stop()
+
+
+# --- a drift spike -------------------------------------------------------------------------------
+
+
+def test_a_drift_spike_trips_the_brake_and_resume_lets_waiting_work_go_on(tmp_path: Path) -> None:
+    wf = "workflow::access-request"
+    closed = {"labels": ["state::in-progress", wf], "state": "closed", "user": "carol"}
+    issues = [{"title": f"closed {n}", "body": "x\n", **closed} for n in range(1, 5)]
+    w = World(scenario(issues), tmp_path, config=CONFIG + "brake:\n  drift_repairs: 3\n")
+    try:
+        summary = w.run("sweep")
+        assert len(w.events("drift.repaired")) == 4
+        [alert] = _alerts(w)
+        assert summary.brake is not None and summary.brake["tripped"] == "drift_spike"
+        assert "one sweep repaired label drift on 4 items at once" in w.sandbox.issues[alert].body
+
+        new = int(w._call("paul", "POST", f"/repos/{REPO}/issues", _review(9))["number"])
+        before = _last_seq(w)
+        w.run(*ALL)
+        assert _writes_since(w, before) == [] and w.state_labels(new) == {"state::triage"}
+
+        w.comment("bob", alert, "/resume")  # maintain
+        w.run(*ALL)
+        assert w.sandbox.issues[alert].state == "closed"
+        assert w.events("item.assigned")[-1]["item"] == new
+        assert len(_alerts(w)) == 1 and len(w.events("brake.tripped")) == 1
+    finally:
+        w.stop()
