@@ -76,7 +76,7 @@ class Brake:
                 self._close_duplicate(dup, keep)
             self.state.alert = keep.number
             if not self._handle_alert_commands(keep):
-                self.rt.dry_run = True
+                self.rt.dry_run = self.summary.dry_run = True
                 self._row(f"#{keep.number}", "Braked", "every write is held until /resume on the alert issue")
         elif scan_manual:
             closed = [a for a in alerts if a.closed_at is not None]
@@ -164,6 +164,7 @@ class Brake:
             trip = rules.Trip("manual", reason, by=comment.author.login)
             trip.last_good = next((r for r in reversed(rules.runs_of(self._read())) if r.good), None)
             self.trip(trip)
+            self.summary.dry_run = True  # tripped before the stages: the whole run is a plan
             return
 
     def _brake_comments(

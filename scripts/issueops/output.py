@@ -46,12 +46,35 @@ def human_summary(summary: RunSummary) -> str:
     elif summary.deferred:
         lines.append(f"deferred by --limit: {', '.join(summary.deferred)}")
     lines += _orphan_lines(summary)
+    lines += brake_lines(summary)
     for failure in summary.failures:
         lines.append(
             f"FAILED {failure['stage']} {failure['target']}: {failure['failure_class']}/"
             f"{failure['failure_code']}: {failure['message']}\n  what to do: {failure['hint']}"
         )
     return "\n".join(lines)
+
+
+def brake_lines(summary: RunSummary) -> list[str]:
+    """Whether the run was braked, lifted or tripped the brake, and the paused intake sources."""
+    brake = summary.brake or {}
+    alert = brake.get("alert")
+    lines = []
+    if brake.get("resumed_by"):
+        lines.append(
+            f"The brake was lifted by @{brake['resumed_by']} (/resume on #{alert}); this run wrote again."
+        )
+    elif brake.get("tripped"):
+        lines.append(
+            f"BRAKE TRIPPED ({brake['tripped']}): see the alert issue #{alert}; runs are dry until /resume."
+        )
+    elif brake.get("braked"):
+        lines.append(
+            f"BRAKED: the alert issue #{alert} is open, so nothing was written; /resume there lifts it."
+        )
+    if brake.get("paused_sources"):
+        lines.append(f"Intake sources paused by their circuit breaker: {', '.join(brake['paused_sources'])}.")
+    return lines
 
 
 def _orphan_lines(summary: RunSummary) -> list[str]:
@@ -77,6 +100,8 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
     ]
     if summary.budget_stop:
         out += [f"> Stopped early to respect the API budget: {summary.budget_stop}.", ""]
+    for line in brake_lines(summary):
+        out += [f"> **{table_cell(line)}**", ""]
     if summary.deferred:
         out += [f"Deferred to the next run: {', '.join(summary.deferred[:200])}", ""]
     if summary.rows:

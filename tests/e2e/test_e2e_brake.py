@@ -15,6 +15,7 @@ from issueops.app import run_stages
 from issueops.core.model import marker
 from issueops.runner import RunSummary
 from issueops.sources.base import FetchError, FetchResult
+from issueops.telemetry.report import build_report, render
 from issueops.stages.brake import BRAKE_KEY, RESUMED_KEY
 
 ALL = ("commands", "monitor", "assign", "process", "sweep")
@@ -110,6 +111,14 @@ def test_a_failure_spike_trips_the_brake_and_only_the_alert_issue_is_written(w: 
     assert w.state_labels(number) != {"state::triage"}
     assert w.events("item.assigned")[-1]["item"] == number
     assert _alerts(w) == [alert] and len(w.events("brake.tripped")) == 1, "the old evidence does not re-trip"
+
+    # The report shows the braked window, in every format a person reads.
+    report = build_report(w.telemetry_dir)
+    [window] = report.braked
+    assert (window.condition, window.alert, window.resumed_by) == ("failure_rate", alert, "alice")
+    assert window.resumed is not None
+    assert f"| failure_rate | #{alert} |" in render(report, "md")
+    assert f"<td>#{alert}</td>" in render(report, "html")
 
 
 def test_a_manual_brake_by_a_maintainer_and_a_refused_one(w: World) -> None:

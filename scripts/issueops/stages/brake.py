@@ -261,7 +261,8 @@ def render_postmortem(trip: Trip, *, when: datetime, run_id: str, repo: str, lab
         "3. The next run closes this issue, records who resumed, and carries on with what waited. "
         "The evidence above never trips the brake again; new failures do.",
         "",
-        f"To stop the pipeline by hand, comment `/brake [reason]` on any open issue. This issue is "
+        f"To stop the pipeline by hand, comment `/brake [reason]` on any open issue (or here, once "
+        f"this issue is closed). This issue is "
         f"found by its `{label}` label and the hidden marker above: keep both.",
     ]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ from issueops.telemetry.report_model import (
     ApiUsage,
     Approvals,
     AuditRow,
+    BrakeWindow,
     BudgetStops,
     FailureRow,
     FlowThrough,
@@ -202,6 +203,8 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
             wait_seconds += _number(record.get("seconds"))
         elif event == "run.completed":
             runs.append(_run_row(at, record))
+        elif event in ("brake.tripped", "brake.resumed"):
+            _brake_window(report.braked, at, record)
         if event == "item.transition" or str(event).startswith("approval."):
             report.audit.append(_audit_row(at, record, chosen))
     report.approvals = replace(
@@ -243,6 +246,21 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
         by_reason=dict(stops.most_common()),
         items_deferred=sum(r.items_deferred for r in runs),
     )
+
+
+def _brake_window(windows: list[BrakeWindow], at: datetime, record: dict[str, Any]) -> None:
+    """A trip opens a window (a second trip while braked does not); a resume closes the open one."""
+    when = at.strftime("%Y-%m-%d %H:%M")
+    still = windows[-1] if windows and windows[-1].resumed is None else None
+    if record.get("event") == "brake.tripped" and still is None:
+        alert = record.get("alert")
+        windows.append(
+            BrakeWindow(
+                when, None, str(record.get("condition", "")), alert if isinstance(alert, int) else None
+            )
+        )
+    elif record.get("event") == "brake.resumed" and still is not None:
+        windows[-1] = replace(still, resumed=when, resumed_by=str(record.get("login", "")))
 
 
 def _number(value: Any) -> float:

@@ -342,6 +342,10 @@ def _api(report: Report) -> str:
         extra += _table(["budget stop: reason", "count"], list(budget.by_reason.items()))
     if api.runs_by_command:
         extra += _table(["command", "runs"], list(api.runs_by_command.items()))
+    if report.braked:
+        extra += _table(
+            ["braked from", "until", "condition", "alert issue"], [w.cells() for w in report.braked]
+        )
     return _panel("API usage and budget", note, chart, _table(["", "value"], figures, wrap=0), extra)
 
 

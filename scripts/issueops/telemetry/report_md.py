@@ -270,6 +270,9 @@ def _api(report: Report, rows: int, points: int) -> list[str]:
         ]
     if api.runs_by_command:
         out += [*_table(["command", "runs"], list(api.runs_by_command.items()), rows, "commands"), ""]
+    if report.braked:
+        header = ["braked from", "until", "condition", "alert issue"]
+        out += [*_table(header, [w.cells() for w in report.braked], rows, "braked windows"), ""]
     return out
 
 

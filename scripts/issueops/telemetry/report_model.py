@@ -128,6 +128,22 @@ class BudgetStops:
     items_deferred: int = 0
 
 
+@dataclass(frozen=True)
+class BrakeWindow:
+    """A time the pipeline was braked: from `brake.tripped` to `brake.resumed` (None: still braked)."""
+
+    tripped: str
+    resumed: str | None
+    condition: str
+    alert: int | None
+    resumed_by: str | None = None
+
+    def cells(self) -> list[str]:
+        end = f"{self.resumed} by @{self.resumed_by}" if self.resumed else "still braked"
+        alert = f"#{self.alert}" if self.alert is not None else "—"
+        return [self.tripped, end, self.condition, alert]
+
+
 @dataclass
 class Report:
     """Every KPI of one window; `audit` feeds the CSV export and is left out of the JSON."""
@@ -150,6 +166,7 @@ class Report:
     failures: list[FailureRow] = field(default_factory=list)
     api: ApiUsage = field(default_factory=ApiUsage)
     budget: BudgetStops = field(default_factory=BudgetStops)
+    braked: list[BrakeWindow] = field(default_factory=list)
     runs: list[RunRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     audit: list[AuditRow] = field(default_factory=list)
