@@ -287,6 +287,90 @@ def demo(ctx: click.Context, scenario: Path | None) -> None:
     sys.exit(run_demo(opts, scenario=scenario, say=click.echo))
 
 
+# --- what-if ----------------------------------------------------------------------------------
+
+
+@main.command("snapshot")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the scenario (YAML; as sensitive as the issues).",
+)
+@click.pass_context
+@handle_errors
+def snapshot_cmd(ctx: click.Context, out: Path) -> None:
+    """Write the repository's current state as a sandbox scenario, for `issueops whatif`."""
+    from issueops.capture import write_snapshot
+
+    opts = _options(ctx)
+    captured = write_snapshot(opts, out)
+    summary = {
+        "out": str(out),
+        "items": captured.items,
+        "managed": captured.managed,
+        "pulls": captured.pulls,
+        "people": captured.people,
+        "unreadable_permissions": list(captured.unreadable_permissions),
+    }
+    human = (
+        f"wrote {out}: {captured.items} item(s) ({captured.managed} managed), {captured.pulls} open "
+        f"pipeline PR(s), {captured.people} people"
+    )
+    if captured.unreadable_permissions:
+        human += f"; permission not readable for {len(captured.unreadable_permissions)} (taken as none)"
+    _emit(opts, summary, human)
+
+
+@main.command("whatif")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="A scenario written by `issueops snapshot`.",
+)
+@click.option(
+    "--proposed-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The proposed .github/issueops.yml [default: the current one].",
+)
+@click.option(
+    "--proposed-schemas",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The proposed workflow_schemas/ [default: the current one].",
+)
+@click.option("--hours", type=click.IntRange(min=1, max=24 * 14), default=24, show_default=True)
+@click.pass_context
+@handle_errors
+def whatif_cmd(
+    ctx: click.Context,
+    scenario: Path,
+    proposed_config: Path | None,
+    proposed_schemas: Path | None,
+    hours: int,
+) -> None:
+    """Compare the current config (--config/--schemas) with a proposed one on a captured backlog.
+
+    Sends no request to GitHub: both sides run in-process on sandboxes built from the scenario."""
+    from issueops import actions_env
+    from issueops.sandbox.scenario import load_scenario
+    from issueops.whatif import render_markdown, run_whatif
+
+    opts = _options(ctx)
+    result = run_whatif(
+        opts,
+        load_scenario(scenario),
+        proposed_config=proposed_config or opts.config_path,
+        proposed_schemas=proposed_schemas,
+        hours=hours,
+    )
+    markdown = render_markdown(result)
+    _emit(opts, result.as_json(), markdown)
+    if actions_env.in_actions(opts.env):
+        actions_env.append_step_summary(opts.env, markdown)
+
+
 # --- the sandbox -------------------------------------------------------------------------------
 
 
