@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from issueops.telemetry.endpoints import safe_url
 from issueops.telemetry.run_metrics import EventTally, Run, RunFigures
 from issueops.telemetry.sink import TelemetrySink, scrub
 
@@ -69,29 +70,32 @@ class RunExporter:
             return
         run = Run(figures, self.tally)
         if self.pushgateway:
-            from issueops.telemetry.pushgateway import push_run, safe_url
-
-            self._attempt(
-                "pushgateway",
-                safe_url(self.pushgateway),
-                lambda: push_run(self.pushgateway or "", run, timeout=self.timeout),
-            )
+            self._attempt("pushgateway", self.pushgateway, lambda url: _push(url, run, self.timeout))
         if self.otlp_endpoint:
-            from issueops.telemetry.otlp import export_run
+            self._attempt("otlp", self.otlp_endpoint, lambda url: _otlp(url, run, self.timeout))
 
-            self._attempt(
-                "otlp",
-                self.otlp_endpoint,
-                lambda: export_run(self.otlp_endpoint or "", run, timeout=self.timeout),
-            )
-
-    def _attempt(self, target: str, where: str, send: Callable[[], None]) -> None:
+    def _attempt(self, target: str, url: str, send: Callable[[str], None]) -> None:
         try:
-            send()
+            send(url)
         except Exception as exc:  # any failure of an optional export: the run goes on
-            error = scrub(f"{type(exc).__name__}: {exc}", self.sink.secrets())
+            secrets = self.sink.secrets()
+            where, error = scrub(safe_url(url), secrets), scrub(f"{type(exc).__name__}: {exc}", secrets)
             self.failures.append(target)
             self.warn(
                 f"could not export telemetry to {target} at {where}: {error}; the run itself is unaffected"
             )
             self.sink.emit("telemetry.export_failed", target=target, endpoint=where, error=error)
+
+
+# The exporters' libraries are imported only by a run that exports (and a failing import is an
+# export failure like any other).
+def _push(url: str, run: Run, timeout: float) -> None:
+    from issueops.telemetry.pushgateway import push_run
+
+    push_run(url, run, timeout=timeout)
+
+
+def _otlp(url: str, run: Run, timeout: float) -> None:
+    from issueops.telemetry.otlp import export_run
+
+    export_run(url, run, timeout=timeout)

@@ -27,6 +27,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 
+from issueops.telemetry.endpoints import http_url
 from issueops.telemetry.run_metrics import GROUPING, ITEMS_BY_STATE, METRICS, STATE_LABEL, Run
 
 SERVICE_NAME = "issueops"
@@ -48,6 +49,7 @@ def signal_url(endpoint: str, signal: str) -> str:
 def export_run(endpoint: str, run: Run, *, timeout: float) -> None:
     """Send the run's events as logs, then its metrics; raises OtlpExportError on a failure."""
     figures = run.figures
+    endpoint = http_url(endpoint, what="OTLP")
     resource = Resource.create(
         {"service.name": SERVICE_NAME, "issueops.run_id": figures.run_id, **_attributes(run)}
     )

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, push_to_gateway
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from issueops.telemetry.endpoints import http_url
 from issueops.telemetry.run_metrics import GROUPING, ITEMS_BY_STATE, JOB, METRICS, STATE_LABEL, Run
 
 CARRIED = ("issueops_last_success_timestamp_seconds",)  # gauges a run keeps when it has no value
@@ -30,7 +30,7 @@ def grouping_key(run: Run) -> dict[str, str]:
 
 def push_run(url: str, run: Run, *, timeout: float) -> None:
     """Read the group's counters, add this run, push the group (PUT). Raises on any failure."""
-    base = _with_scheme(url)
+    base = http_url(url, what="Pushgateway")
     group = grouping_key(run)
     previous = read_group(base, group, timeout=timeout)
     registry = CollectorRegistry(auto_describe=False)
@@ -40,7 +40,7 @@ def push_run(url: str, run: Run, *, timeout: float) -> None:
 
 def read_group(base: str, group: Mapping[str, str], *, timeout: float) -> dict[str, float]:
     """The unlabelled samples of this job and group that the gateway holds now, by sample name."""
-    # `base` passed _with_scheme: http or https only.
+    # `base` passed http_url: http or https only.
     request = urllib.request.Request(f"{base.rstrip('/')}/metrics", headers={"Accept": "text/plain"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
         text = reply.read().decode("utf-8")
@@ -78,24 +78,3 @@ class _RunCollector(Collector):
             for state, count in sorted(states.items()):
                 family.add_metric([state], float(count))
             yield family
-
-
-def _with_scheme(url: str) -> str:
-    """`host:9091` means http; only http and https are accepted (never file: or ftp:)."""
-    text = url.strip()
-    if "://" not in text:
-        text = f"http://{text}"
-    split = urlsplit(text)
-    if split.scheme not in ("http", "https") or not split.hostname:
-        raise ValueError(f"Pushgateway URL {safe_url(url)!r} must be http(s)://HOST[:PORT]")
-    return urlunsplit(split)
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password part, for messages."""
-    split = urlsplit(url if "://" in url else f"http://{url}")
-    if split.username is None and split.password is None:
-        return url
-    host = split.hostname or ""
-    netloc = f"{host}:{split.port}" if split.port else host
-    return urlunsplit(split._replace(netloc=netloc))
