@@ -27,6 +27,7 @@ from issueops.core.states import State, current_state
 from issueops.demo import DemoWeb
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.telemetry.run_metrics import METRICS
 
 TOKEN = "bot-token"  # the sandbox bot's token: it must appear in no exported byte
@@ -46,7 +47,7 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 def demo_world(tmp: Path, *, config: Path = CONFIG) -> World:
-    return world(Sandbox.from_scenario(DEMO_SCENARIO), tmp, fetch=DemoWeb(), config=config)
+    return world(from_scenario(DEMO_SCENARIO), tmp, fetch=DemoWeb(), config=config)
 
 
 def events(w: World, run_id: str | None = None) -> list[dict[str, Any]]:
