@@ -25,11 +25,10 @@ AWAITING_LABEL = f"{STATE_PREFIX}{State.AWAITING_APPROVAL.value}"
 def run_figures(
     rt: Runtime, summary: RunSummary, created: Sequence[WorkItem], *, run_id: str, finished_at: datetime
 ) -> RunFigures:
-    snapshot = rt.extra.get("snapshot")
     states: dict[str, int] | None = None
     ages: list[float] | None = None
-    if isinstance(snapshot, Snapshot):
-        states, ages = _open_items(snapshot, created, rt.now)
+    if rt.snapshot is not None:
+        states, ages = _open_items(rt.snapshot, created, rt.now)
     return RunFigures(
         repo=rt.repo,
         command=summary.command,
