@@ -32,8 +32,10 @@ from issueops.pipeline import (
     SweepStage,
     finish_interrupted,
 )
+from issueops.run_figures import run_figures
 from issueops.runner import Runner, RunSummary, Runtime, Stage
 from issueops.sources.base import Fetch, FetchError, FetchResult
+from issueops.telemetry.export import RunExporter
 from issueops.telemetry.sink import TelemetrySink
 
 STAGE_ORDER = ("commands", "monitor", "assign", "process", "sweep")
@@ -172,6 +174,7 @@ def run_stages(
         opts, command, config, clock=clock, port_factory=port_factory, cache_path=cache_path
     ) as session:
         tel = session.telemetry
+        exporter = RunExporter.attach(tel, opts.env, pushgateway=config.telemetry.pushgateway)
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
@@ -212,6 +215,9 @@ def run_stages(
             requests_counted=summary.requests_counted,
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
+        )
+        exporter.finish(
+            run_figures(rt, summary, runner.created, run_id=tel.run_id, finished_at=datetime.now(UTC))
         )
     return summary
 

@@ -117,6 +117,10 @@ class SlaDefaults(Strict):
 
 class TelemetryConfig(Strict):
     directory: str = Field("telemetry", description="Where JSONL events go (--telemetry wins).")
+    pushgateway: str | None = Field(
+        None,
+        description="Prometheus Pushgateway URL for each run's metrics ($ISSUEOPS_PUSHGATEWAY_URL wins).",
+    )
 
 
 class OwnersConfig(Strict):

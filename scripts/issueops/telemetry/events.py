@@ -99,6 +99,13 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
     _spec("drift.flagged", "the sweep asked a person to sort out drift it could not decide", code=STR),
     _spec(
+        "telemetry.export_failed",
+        "pushing the run's metrics or events to a monitoring endpoint failed; the run went on",
+        item=False,
+        target=STR,
+        error=STR,
+    ),
+    _spec(
         "orphan.repaired",
         "the sweep closed an orphaned PR, deleted an orphaned branch or failed an item whose PR closed",
         kind=STR,
