@@ -328,3 +328,31 @@ def test_a_rejected_token_stops_asking_and_the_run_goes_on(tmp_path: Path) -> No
     assert reasons == ["HTTP 403 Forbidden (the token needs `models: read`)"] * 3
     # Item 4 went on by its rules, through assign and on to process's first gate.
     assert current_state(w.sandbox.issues[4].labels) is State.AWAITING_APPROVAL
+
+
+def test_the_report_counts_model_calls_fallbacks_and_agreement_apart(tmp_path: Path) -> None:
+    from issueops.telemetry.report import build_report, render
+
+    w = model_world(tmp_path, ask="all")
+    w.sandbox.inference.add(
+        {
+            "match": "Incident: payments",
+            "answer": {"workflow": "incident-follow-up", "confidence": 0.9, "reason": "r"},
+        },
+        {"match": "deploy group", "content": "not json"},
+        *ANSWERS[:2],
+    )
+    summary = w.run(["assign"])
+
+    report = build_report(w.tmp / "telemetry")
+    model = report.model
+    assert (model.calls, model.questions, model.failed) == (4, 4, 1)
+    assert (model.placed, model.fallbacks, model.compared, model.agreed) == (2, 1, 1, 1)
+    assert model.fallbacks_by_reason == {"malformed answer": 1}
+    assert model.agreement == 1.0
+    # The REST figures do not include the model's requests.
+    rest = sum(1 for e in w.sandbox.ledger if "/inference/" not in e.path)
+    assert summary.requests_made == rest and report.api.requests_made == rest
+    text = render(report, "md")
+    assert "## Model-assisted assignment" in text and "| agreement with the rules | 100% (1 of 1) |" in text
+    assert "model-assisted assignment" in render(report, "html")
