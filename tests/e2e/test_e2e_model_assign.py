@@ -14,7 +14,7 @@ import yaml
 from e2e_world import BOT, World, duplicates, state_of, world, write_config
 
 from issueops.core.states import State, current_state
-from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 
 NEEDS_HUMAN = "issueops::needs-human"
 
@@ -64,7 +64,7 @@ SCENARIO: dict[str, Any] = {
 
 
 def model_world(tmp: Path, **model: Any) -> World:
-    sandbox = Sandbox.from_scenario(copy.deepcopy(SCENARIO))
+    sandbox = from_scenario(copy.deepcopy(SCENARIO))
     config = write_config(tmp, profile="assisted")
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data["assign"] = {
@@ -121,7 +121,7 @@ ANSWERS = [
 
 
 def test_off_by_default_no_model_request(tmp_path: Path) -> None:
-    sandbox = Sandbox.from_scenario(copy.deepcopy(SCENARIO))
+    sandbox = from_scenario(copy.deepcopy(SCENARIO))
     w = world(sandbox, tmp_path, config=write_config(tmp_path, profile="assisted"))
     w.run(["assign"])
     assert model_requests(w) == 0
