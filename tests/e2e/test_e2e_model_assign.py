@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from e2e_world import BOT, World, duplicates, state_of, world, write_config
+from e2e_world import BOT, SCHEMAS, World, duplicates, state_of, world, write_config
 
 from issueops.core.states import State, current_state
 from issueops.sandbox.scenario import from_scenario
@@ -356,3 +356,55 @@ def test_the_report_counts_model_calls_fallbacks_and_agreement_apart(tmp_path: P
     text = render(report, "md")
     assert "## Model-assisted assignment" in text and "| agreement with the rules | 100% (1 of 1) |" in text
     assert "model-assisted assignment" in render(report, "html")
+
+
+def test_over_http_with_the_answers_scripted_in_the_scenario(tmp_path: Path) -> None:
+    """The sandbox served over HTTP (127.0.0.1), the scenario's own `inference:` answers, the
+    real PyGithub adapter and Models client, and the system clock: as `sandbox serve` runs."""
+    from issueops.app import run_stages
+    from issueops.core.options import Options
+    from issueops.sandbox.server import serve
+
+    data = copy.deepcopy(SCENARIO)
+    data["inference"] = {
+        "answers": [
+            ANSWERS[0],
+            {"match": "Newsletter", "timeout": True},
+            {"match": "deploy", "content": "{"},
+        ],
+        "default": {"workflow": "none", "confidence": 0.0, "reason": "unscripted"},
+    }
+    sandbox = from_scenario(data)
+    running = serve(sandbox)
+    try:
+        config = write_config(tmp_path, profile="assisted")
+        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+        settings["assign"] = {
+            "model": {
+                "endpoint": f"{running.url}/inference/chat/completions",
+                "requests_per_minute": 600,
+                "timeout_seconds": 2,
+            }
+        }
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+        opts = Options(
+            repo="acme/ops",
+            api_url=running.url,
+            config_path=config,
+            schemas_dir=SCHEMAS,
+            telemetry_dir=tmp_path / "telemetry",
+            env={"GITHUB_TOKEN": "bot-token"},
+        )
+        summary = run_stages(opts, ["assign"], cache_path=tmp_path / "etags.json")
+    finally:
+        running.stop()
+    assert summary.exit_code == 0
+    labels = {n: sandbox.issues[n].labels for n in (1, 2, 3, 4)}
+    assert "workflow::incident-follow-up" in labels[1] and "risk::high" in labels[1]
+    assert NEEDS_HUMAN in labels[2] and NEEDS_HUMAN in labels[3]
+    assert "workflow::incident-follow-up" in labels[4]
+    w = World(sandbox=sandbox, tmp=tmp_path)
+    reasons = {e["item"]: e["reason"] for e in events(w, "model.fallback")}
+    assert reasons[2] == "upstream_unavailable: no answer after retries"  # the dropped connection
+    assert reasons[3] == "malformed answer: not a JSON object"
+    assert summary.model is not None and summary.model["calls"] == 4  # 1 + 2 (retry) + 1
