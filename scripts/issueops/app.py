@@ -211,7 +211,7 @@ def run_stages(
             if models is not None:
                 models.api.close()
         summary.orphans = rt.extra.get("orphans")
-        summary.model = models.tally.as_dict() if models is not None else None
+        summary.model = models.summary() if models is not None else None
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)

@@ -30,6 +30,7 @@ from issueops.github.models_api import MODEL_MAX_RETRIES, ModelsApi
 from issueops.model_assist import ModelAsker
 from issueops.stages.assign import RuleMatcher
 from issueops.stages.assign_model import NONE_CHOICE, ModelMatcher, ModelOutcome, wants_model
+from issueops.telemetry.report_model import ModelUsage
 
 SCRIPTED_TOKEN = "eval-token"  # noqa: S105 (the stand-in's own token, not a secret)
 SCRIPTED_BASE = "http://models.sandbox.test"
@@ -57,7 +58,7 @@ class EvalRow:
 @dataclass
 class EvalResult:
     rows: list[EvalRow] = field(default_factory=list)
-    model_calls: int = 0
+    usage: ModelUsage = field(default_factory=ModelUsage)  # counted as the report counts a run
     mode: str = "scripted"
     model: str = ""
 
@@ -70,7 +71,7 @@ class EvalResult:
         return sum(1 for r in rows if getattr(r, pick) == r.item.expected) / len(rows)
 
     def summary(self) -> dict[str, Any]:
-        compared = [r for r in self.rows if r.rules is not None and r.note in ("agreed", "overruled")]
+        usage = self.usage
         return {
             "mode": self.mode,
             "model": self.model,
@@ -83,13 +84,11 @@ class EvalResult:
                 "needs_human_rate": round(self._rate("assisted", "needs_human"), 3),
                 "accuracy": round(self._rate("assisted", "accuracy"), 3),
             },
-            "model_calls": self.model_calls,
-            "model_placed": sum(1 for r in self.rows if r.note == "placed"),
-            "fallbacks": sum(1 for r in self.rows if r.note.startswith("fallback")),
-            "agreement": {
-                "compared": len(compared),
-                "agreed": sum(1 for r in compared if r.note == "agreed"),
-            },
+            "model_calls": usage.calls,
+            "model_placed": usage.placed,
+            "fallbacks": usage.fallbacks,
+            "fallbacks_by_reason": usage.fallbacks_by_reason,
+            "agreement": {"compared": usage.compared, "agreed": usage.agreed},
         }
 
     def human(self) -> str:
@@ -209,7 +208,12 @@ def evaluate(
         outcome = answers.get(item.number)
         note = _note(by_rules, decision.workflow, outcome, decision.events)
         result.rows.append(EvalRow(item, by_rules, decision.workflow, note))
-    result.model_calls = asker.calls
+        for event in decision.events:
+            asker.counts.add(event)
+        if decision.workflow is not None:  # what the stage's item.assigned event would say
+            how = "model" if decision.by_model else "score"
+            asker.counts.add({"event": "item.assigned", "how": how, **decision.assigned_fields})
+    result.usage = asker.counts.usage()
     return result
 
 

@@ -10,7 +10,7 @@ agreement) is recorded by the planner's own events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 
 from issueops.config.settings import Config, ModelAssignConfig
 from issueops.config.workflows import WorkflowSchema
@@ -27,21 +27,7 @@ from issueops.stages.assign_model import (
     parse_reply,
     wants_model,
 )
-
-
-@dataclass
-class ModelTally:
-    """What the model did in one run, for the run summary: "model calls, fallbacks, agreement"."""
-
-    calls: int = 0  # requests that left the process (retries included)
-    answers: int = 0  # items that got a well-formed answer
-    decided: int = 0  # items placed by the model (no rule had)
-    fallbacks: int = 0  # items where the rule result stood (error, low confidence, overruled...)
-    compared: int = 0  # items placed by a rule that the model also answered
-    agreed: int = 0  # ... and named the same workflow
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+from issueops.telemetry.model_counts import ModelCounts
 
 
 class ModelAsker:
@@ -51,21 +37,17 @@ class ModelAsker:
         self.api = api
         self.settings = settings
         self.telemetry = telemetry
-        self.tally = ModelTally()
+        self.counts = ModelCounts()  # this run's calls, fallbacks and agreement
 
     def count(self, plans: Sequence[Plan]) -> None:
         """Fallbacks and agreement, from the planner's own events."""
-        self.tally.calls = self.api.calls
         for plan in plans:
             for event in plan.events:
-                if event.get("event") == "model.fallback":
-                    self.tally.fallbacks += 1
-                elif event.get("event") == "item.assigned":
-                    if event.get("how") == "model":
-                        self.tally.decided += 1
-                    elif isinstance(event.get("model_agrees"), bool):
-                        self.tally.compared += 1
-                        self.tally.agreed += bool(event["model_agrees"])
+                self.counts.add(event)
+
+    def summary(self) -> dict[str, object]:
+        """For the run summary and `run.completed`."""
+        return asdict(self.counts.usage())
 
     @property
     def calls(self) -> int:
@@ -80,16 +62,16 @@ class ModelAsker:
             outcome = ModelFailure(exc.reason)
         else:
             outcome = parse_reply(body, [w.name for w in workflows])
-        if isinstance(outcome, ModelAnswer):
-            self.tally.answers += 1
         sent = self.api.calls - before
-        if sent and self.telemetry is not None:
+        if sent:
             fields: dict[str, object] = {"model": self.settings.model, "requests": sent}
             if isinstance(outcome, ModelAnswer):
                 fields.update(ok=True, workflow=outcome.workflow, confidence=outcome.confidence)
             else:
                 fields.update(ok=False, reason=outcome.reason)
-            self.telemetry.emit("model.call", item=item.number, **fields)
+            self.counts.add({"event": "model.call", **fields})
+            if self.telemetry is not None:
+                self.telemetry.emit("model.call", item=item.number, **fields)
         return outcome
 
 

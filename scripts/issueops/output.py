@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from issueops.core.markdown import table_cell
 from issueops.runner import PlanRow, RunSummary
@@ -56,12 +57,12 @@ def human_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def model_line(model: dict[str, int]) -> str:
+def model_line(model: dict[str, Any]) -> str:
     """GitHub Models use in one run, counted apart from the REST requests."""
     compared = model.get("compared", 0)
     agreement = f"{model.get('agreed', 0)}/{compared} agreed with the rules" if compared else "no comparison"
     return (
-        f"model calls: {model.get('calls', 0)}; placed {model.get('decided', 0)} items, "
+        f"model calls: {model.get('calls', 0)}; placed {model.get('placed', 0)} items, "
         f"fallbacks {model.get('fallbacks', 0)}, {agreement}"
     )
 

@@ -94,7 +94,7 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
-    model: dict[str, int] | None = None  # GitHub Models use, when `assign.model` is on
+    model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
 
     @property
     def exit_code(self) -> int:

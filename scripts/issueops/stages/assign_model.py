@@ -223,22 +223,24 @@ def decide(
     if outcome is None:
         return rules
 
-    def fallback(reason: str, **fields: object) -> Decision:
+    def fallback(
+        reason: str, said: Mapping[str, object] | None = None, line: str | None = None, **assigned: object
+    ) -> Decision:
+        """The rule result stands; a `model.fallback` event says why."""
         event: dict[str, object] = {
             "event": "model.fallback",
             "item": item,
             "stage": "assign",
             "model": model,
             "reason": reason,
-            **fields,
+            **(said or {}),
         }
-        return Decision(rules.workflow, rules.how, events=(event,), assigned_fields=rules.assigned_fields)
+        return Decision(rules.workflow, rules.how, model_line=line, events=(event,), assigned_fields=assigned)
 
     if isinstance(outcome, ModelFailure):
         return fallback(outcome.reason)
     if outcome.workflow is not None and outcome.workflow not in known:
         return fallback(f"unknown workflow {outcome.workflow!r}")
-    agrees = outcome.workflow == rules.workflow
     said = {"model_workflow": outcome.workflow, "model_confidence": outcome.confidence}
     shown = code_span(outcome.workflow or NONE_CHOICE)
     line = (
@@ -246,29 +248,17 @@ def decide(
     )
     if rules.workflow is not None:
         # A rule match at or above its threshold wins; the model's answer is only compared.
-        fields = {**said, "model_agrees": agrees}
-        if agrees:
-            return Decision(rules.workflow, rules.how, model_line=line, assigned_fields=fields)
-        return Decision(
-            rules.workflow,
-            rules.how,
-            model_line=line + " (the rule match wins)",
-            events=(
-                {
-                    "event": "model.fallback",
-                    "item": item,
-                    "stage": "assign",
-                    "model": model,
-                    "reason": "overruled: a rule match wins",
-                    **said,
-                },
-            ),
-            assigned_fields=fields,
+        if outcome.workflow == rules.workflow:
+            return Decision(
+                rules.workflow, rules.how, model_line=line, assigned_fields={**said, "model_agrees": True}
+            )
+        return fallback(
+            "overruled: a rule match wins", said, line + " (the rule match wins)", **said, model_agrees=False
         )
     if outcome.workflow is None:
-        return fallback("the model found no fitting workflow", **said)
+        return fallback("the model found no fitting workflow", said)
     if outcome.confidence < min_confidence:
-        return fallback(f"confidence {outcome.confidence:.2f} below {min_confidence:.2f}", **said)
+        return fallback(f"confidence {outcome.confidence:.2f} below {min_confidence:.2f}", said)
     return Decision(
         outcome.workflow,
         f"chosen by the model, confidence {outcome.confidence:.2f}; no rule matched",

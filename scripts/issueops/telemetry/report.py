@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,6 +20,7 @@ from typing import Any
 from issueops.core.errors import UserError
 from issueops.core.states import State
 from issueops.telemetry.kpi import ItemHistory, Stat, build_histories, parse_bound
+from issueops.telemetry.model_counts import ModelCounts
 from issueops.telemetry.reader import read_directory
 from issueops.telemetry.report_model import (
     AUDIT_COLUMNS,
@@ -30,7 +30,6 @@ from issueops.telemetry.report_model import (
     BudgetStops,
     FailureRow,
     FlowThrough,
-    ModelUsage,
     Report,
     RunRow,
 )
@@ -186,7 +185,7 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
     stops: Counter[str] = Counter()
     waits, wait_seconds = 0, 0.0
     runs: list[RunRow] = []
-    model = _ModelCounts()
+    model = ModelCounts()
     for at, record in events:
         event = record.get("event")
         model.add(record)
@@ -248,52 +247,6 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
         by_reason=dict(stops.most_common()),
         items_deferred=sum(r.items_deferred for r in runs),
     )
-
-
-class _ModelCounts:
-    """GitHub Models figures from `model.call`, `model.fallback`, `model.wait`, `item.assigned`."""
-
-    def __init__(self) -> None:
-        self.calls = self.questions = self.failed = self.placed = 0
-        self.compared = self.agreed = self.waits = self.stops = 0
-        self.fallbacks: Counter[str] = Counter()
-
-    def add(self, record: dict[str, Any]) -> None:
-        event = record.get("event")
-        if event == "model.call":
-            self.questions += 1
-            self.calls += _count(record.get("requests")) or 1
-            self.failed += record.get("ok") is False
-        elif event == "model.fallback":
-            # "confidence 0.55 below 0.70" and "quota: ..." group by their kind, not their figures.
-            reason = str(record.get("reason", "unknown"))
-            kind = reason.split(":", 1)[0] if ":" in reason else re.sub(r"[0-9.]+", "N", reason)
-            self.fallbacks[kind] += 1
-        elif event == "model.wait":
-            self.waits += 1
-        elif event == "model.budget_stop":
-            self.stops += 1
-        elif event == "item.assigned":
-            if record.get("how") == "model":
-                self.placed += 1
-            elif isinstance(record.get("model_agrees"), bool):
-                self.compared += 1
-                self.agreed += bool(record["model_agrees"])
-
-    def usage(self) -> ModelUsage:
-        return ModelUsage(
-            calls=self.calls,
-            questions=self.questions,
-            failed=self.failed,
-            placed=self.placed,
-            fallbacks=sum(self.fallbacks.values()),
-            fallbacks_by_reason=dict(self.fallbacks.most_common()),
-            compared=self.compared,
-            agreed=self.agreed,
-            agreement=round(self.agreed / self.compared, 3) if self.compared else None,
-            waits=self.waits,
-            budget_stops=self.stops,
-        )
 
 
 def _number(value: Any) -> float:
