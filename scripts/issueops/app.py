@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -59,7 +59,6 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _require(value: str | None, what: str) -> str:
@@ -198,7 +197,7 @@ def run_stages(
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
         )
-        rt.extra["html_base"] = _html_base(opts.api_url)
+        rt.html_base = _html_base(opts.api_url)
         runner = Runner(rt, summary)
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
@@ -210,7 +209,7 @@ def run_stages(
         finally:
             if models is not None:
                 models.api.close()
-        summary.orphans = rt.extra.get("orphans")
+        summary.orphans = rt.orphans
         summary.model = models.summary() if models is not None else None
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
