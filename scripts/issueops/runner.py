@@ -95,13 +95,16 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
 
     @property
     def exit_code(self) -> int:
         return 1 if self.items_failed else 0
 
     def as_dict(self) -> dict[str, Any]:
-        extra = {"orphans": self.orphans} if self.orphans is not None else {}
+        extra: dict[str, Any] = {"orphans": self.orphans} if self.orphans is not None else {}
+        if self.model is not None:
+            extra["model"] = self.model
         return {
             **extra,
             "command": self.command,
