@@ -15,8 +15,8 @@ from issueops.app import run_stages
 from issueops.core.model import marker
 from issueops.runner import RunSummary
 from issueops.sources.base import FetchError, FetchResult
-from issueops.telemetry.report import build_report, render
 from issueops.stages.brake import BRAKE_KEY, RESUMED_KEY
+from issueops.telemetry.report import build_report, render
 
 ALL = ("commands", "monitor", "assign", "process", "sweep")
 BRAKE = "issueops::brake"
