@@ -12,6 +12,7 @@ import pytest
 from e2e_ops_world import BOT, CONFIG, REPO, World, scenario
 
 from issueops.app import run_stages
+from issueops.core.errors import GitHubError
 from issueops.core.model import marker
 from issueops.runner import RunSummary
 from issueops.sources.base import FetchError, FetchResult
@@ -242,5 +243,45 @@ def test_a_drift_spike_trips_the_brake_and_resume_lets_waiting_work_go_on(tmp_pa
         assert w.sandbox.issues[alert].state == "closed"
         assert w.events("item.assigned")[-1]["item"] == new
         assert len(_alerts(w)) == 1 and len(w.events("brake.tripped")) == 1
+    finally:
+        w.stop()
+
+
+# --- crash safety and overlapping runs -----------------------------------------------------------
+
+
+def _alert_issue(title: str) -> dict[str, Any]:
+    return {"title": title, "user": BOT, "labels": [BRAKE], "body": f"{marker(BRAKE_KEY)}\n## {title}\n"}
+
+
+def test_two_runs_that_tripped_at_once_converge_on_the_first_alert(tmp_path: Path) -> None:
+    w = World(scenario([_alert_issue("first"), _alert_issue("second"), _review(3)]), tmp_path)
+    try:
+        summary = w.run(*ALL)
+        assert summary.brake is not None and summary.brake["braked"] is True and summary.brake["alert"] == 1
+        assert w.sandbox.issues[1].state == "open" and w.sandbox.issues[2].state == "closed"
+        assert w.state_labels(3) == {"state::triage"}, "still braked: nothing else written"
+        before = _last_seq(w)
+        w.run(*ALL)
+        assert _writes_since(w, before) == []
+    finally:
+        w.stop()
+
+
+def test_a_run_cut_off_after_recording_the_resume_closes_the_alert_next_time(tmp_path: Path) -> None:
+    w = World(scenario([_alert_issue("braked"), _review(2)]), tmp_path)
+    try:
+        w.comment("alice", 1, "/resume")
+        w.sandbox.faults.add(status=502, route=r"/issues/1$", method="PATCH", times=None)
+        with pytest.raises(GitHubError):
+            w.run(*ALL)  # the resume is recorded, the close fails: the run stops, nothing else written
+        assert w.state_labels(2) == {"state::triage"}
+        w.sandbox.faults.clear()
+        assert len(w.bot_comments(1, RESUMED_KEY)) == 1 and w.sandbox.issues[1].state == "open"
+        summary = w.run(*ALL)
+        assert w.sandbox.issues[1].state == "closed"
+        assert len(w.bot_comments(1, RESUMED_KEY)) == 1, "the record is not doubled"
+        assert summary.brake is not None and summary.brake["braked"] is False
+        assert w.state_labels(2) != {"state::triage"}
     finally:
         w.stop()
