@@ -31,6 +31,7 @@ ALERTS = {
     "IssueOpsBudgetStops",
     "IssueOpsApprovalStale",
     "IssueOpsRunsMissing",
+    "IssueOpsBraked",
 }
 
 
