@@ -15,7 +15,7 @@ from typing import Any
 
 from issueops.approvals.activity import is_own
 from issueops.approvals.grammar import parse_commands
-from issueops.core.errors import GitHubError
+from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.core.model import Comment, Permission, WorkItem, marker
 from issueops.runner import PlanRow, RunSummary, Runtime
 from issueops.stages import brake as rules
@@ -67,7 +67,18 @@ class Brake:
     # --- before the stages -------------------------------------------------------------------
 
     def before(self, *, scan_manual: bool = True) -> None:
-        """Decide whether this run is braked; a braked run becomes a dry run."""
+        """Decide whether this run is braked; a braked run becomes a dry run.
+
+        If the budget does not even allow reading the alert issue, the run writes nothing (the
+        brake's state is unknown) and its stages are deferred like after any budget stop."""
+        try:
+            self._before(scan_manual)
+        except BudgetExhausted as stop:
+            self.summary.budget_stop = str(stop)  # the governor has recorded api.budget_stop
+            self.rt.dry_run = self.summary.dry_run = True
+        self.summary.brake = self.state.as_dict()
+
+    def _before(self, scan_manual: bool) -> None:
         alerts = self._alerts()
         open_alerts = [a for a in alerts if a.state == "open"]
         if open_alerts:
@@ -83,6 +94,11 @@ class Brake:
             latest = max(closed, key=lambda a: a.closed_at or a.number, default=None)
             self._manual_brake(latest)
         timed = self._read()
+        if self.cfg.enabled and self.state.alert is None and not self.state.tripped:
+            trip = rules.evaluate(timed, self.cfg, self.wall_clock())  # e.g. the last run could not
+            if trip is not None:  # open the alert: it ended at the rate limit, or was cut off
+                self.trip(trip)
+                self.summary.dry_run = True
         paused = rules.paused_sources(timed, self.cfg, self.wall_clock())
         self.rt.paused_sources = {name: p.failures for name, p in paused.items()}
         self.state.paused_sources = tuple(sorted(paused))
@@ -93,7 +109,6 @@ class Brake:
                 f"failed {pause.failures} runs in a row ({pause.last_error}); tried again "
                 f"{self.cfg.source_retry_hours:g} h after its last try",
             )
-        self.summary.brake = self.state.as_dict()
 
     def _alerts(self) -> list[WorkItem]:
         """The pipeline's own alert issues, by label and marker (a person's look-alike is ignored)."""
@@ -234,7 +249,12 @@ class Brake:
             return
         trip = rules.evaluate(self._read(), self.cfg, self.wall_clock())
         if trip is not None:
-            self.trip(trip)
+            try:
+                self.trip(trip)
+            except (BudgetExhausted, GitHubError) as exc:  # e.g. at the rate limit: the evidence
+                self._row(
+                    "brake", "Trip", f"the alert issue could not be opened ({exc}); the next run opens it"
+                )
         self.summary.brake = self.state.as_dict()
 
     def trip(self, trip: rules.Trip) -> None:

@@ -285,3 +285,31 @@ def test_a_run_cut_off_after_recording_the_resume_closes_the_alert_next_time(tmp
         assert w.state_labels(2) != {"state::triage"}
     finally:
         w.stop()
+
+
+# --- the primary rate limit, run after run -------------------------------------------------------
+
+
+def test_two_runs_in_a_row_ending_at_the_primary_limit_trip_the_brake(tmp_path: Path) -> None:
+    data = scenario([_review(n) for n in range(1, 9)])
+    data["rate_limit"] = {"core": 240}  # the config keeps 200 in reserve: about 40 a window
+    w = World(data, tmp_path)
+    try:
+        first = w.run(*ALL)
+        assert first.budget_stop and "primary limit" in first.budget_stop
+        assert _alerts(w) == [] and first.brake is not None and first.brake["tripped"] is None
+
+        w.sandbox.clock.advance(3700)  # the next hourly run, in a new window, ends at the limit again
+        second = w.run(*ALL)
+        assert second.budget_stop and "primary limit" in second.budget_stop
+        [alert] = _alerts(w)  # the reserve still allows the one request that opens it
+        assert second.brake is not None and second.brake["tripped"] == "rate_limit"
+        assert "the last 2 runs in a row ended at GitHub's primary rate limit" in w.sandbox.issues[alert].body
+        assert [e["condition"] for e in w.events("brake.tripped")] == ["rate_limit"]
+
+        w.sandbox.clock.advance(3700)
+        before = _last_seq(w)
+        third = w.run(*ALL)
+        assert _writes_since(w, before) == [] and third.brake is not None and third.brake["braked"]
+    finally:
+        w.stop()
