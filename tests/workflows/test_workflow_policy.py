@@ -47,6 +47,7 @@ WRITE_SCOPES: dict[tuple[str, str], set[str]] = {
     },
 }
 
+BASE_COMMIT = "${{ github.event.pull_request.base.sha }}"
 STAGE_WORKFLOWS = ["monitor", "assign", "process", "sweep", "commands"]
 UNTRUSTED = re.compile(
     r"github\.event\.(issue|comment|pull_request|review|review_comment|head_commit|commits|pages|label)"
@@ -175,9 +176,15 @@ def test_checkouts_keep_no_credentials_and_never_take_pr_code(path: Path) -> Non
     for job_id, options in _checkouts(path):
         assert options.get("persist-credentials") is False, f"{path.name}:{job_id}: persist-credentials"
         ref = str(options.get("ref", ""))
-        assert "${{" not in ref and "head" not in ref, f"{path.name}:{job_id}: checkout ref {ref!r}"
+        if ref != BASE_COMMIT:  # the base commit of a pull request is the repository's own code
+            assert "${{" not in ref and "head" not in ref, f"{path.name}:{job_id}: checkout ref {ref!r}"
         if "issue_comment" in on or "issues" in on:
             assert "ref" not in options, f"{path.name}:{job_id}: event workflows check out the default branch"
+        if "pull_request" in on and "ref" not in options and path.name.startswith("issueops-"):
+            # the pull request's own files: only the definitions a what-if reads as data
+            sparse = str(options.get("sparse-checkout", "")).split()
+            assert sparse == [".github/issueops.yml", "workflow_schemas"], f"{path.name}:{job_id}: {sparse}"
+            assert options.get("path") and options.get("sparse-checkout-cone-mode") is False
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)

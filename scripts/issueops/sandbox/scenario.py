@@ -56,7 +56,7 @@ _ISSUE = {
     "comments",
     "reactions",
 }
-_COMMENT = {"user", "body", "created_at", "edited", "reactions"}
+_COMMENT = {"id", "user", "body", "created_at", "edited", "reactions"}
 _EVENT = {"event", "label", "actor", "created_at"}
 _PULL = {"number", "title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
 _LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hour"}
@@ -332,6 +332,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
                 str(comment_spec.get("body", "")),
                 created_at=at,
                 updated_at=updated,
+                comment_id=comment_spec.get("id"),
             )
             for reaction in comment_spec.get("reactions") or []:
                 state.react(comment.reactions, str(reaction["user"]), str(reaction["content"]))
