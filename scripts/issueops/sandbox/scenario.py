@@ -229,10 +229,44 @@ def load_scenario(path: Path | str) -> Mapping[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ConfigError([Problem(str(path), line, col, f"invalid YAML: {exc.problem or exc}")]) from exc
-    problems = check_scenario(data, str(path))
+    problems = _join_surrogates(data, str(path), (1, 1))
+    problems += check_scenario(data, str(path))
     if problems:
         raise ConfigError(problems)
     return data  # type: ignore[no-any-return]
+
+
+def _joined(text: str) -> str:
+    """YAML decodes `\\ud83d\\ude2d` (JSON's escape for one emoji) as two lone surrogates; JSON joins them."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+
+
+def _join_surrogates(node: Any, source: str, at: tuple[int, int]) -> list[Problem]:
+    """Join escaped surrogate pairs in place (the text then encodes as UTF-8 in every answer);
+    a lone surrogate is no character at all, so it is reported where it sits."""
+    problems: list[Problem] = []
+    items: list[tuple[Any, Any, tuple[int, int]]] = []
+    if isinstance(node, dict):
+        where = getattr(node, "key_at", {})
+        items = [(key, value, where.get(key, at)) for key, value in node.items()]
+    elif isinstance(node, list):
+        items = [(index, value, at) for index, value in enumerate(node)]
+    for key, value, position in items:
+        if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            try:
+                node[key] = _joined(value)
+            except UnicodeDecodeError:
+                problems.append(
+                    Problem(
+                        source,
+                        *position,
+                        f"{key}: a lone surrogate escape (\\ud800-\\udfff) is not a character; "
+                        "write the character itself or a complete pair",
+                    )
+                )
+        else:
+            problems += _join_surrogates(value, source, position)
+    return problems
 
 
 def _time(value: Any, default: datetime) -> datetime:
@@ -293,7 +327,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         created = _time(spec.get("created_at"), start)
         issue = state.add_issue(
             str(spec["title"]),
-            spec.get("body", ""),
+            spec.get("body"),
             spec.get("user"),
             labels=[str(n) for n in spec.get("labels") or []],
             assignees=[str(a) for a in spec.get("assignees") or []],
@@ -327,7 +361,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             str(spec["title"]),
             str(spec["head"]),
             base=spec.get("base"),
-            body=spec.get("body", ""),
+            body=spec.get("body"),
             user=spec.get("user"),
             draft=bool(spec.get("draft", False)),
             files=spec.get("files"),
