@@ -129,56 +129,56 @@ def recording(name: str) -> tuple[Recorded, ...]:
 # --- the state each recording started from -------------------------------------------------------
 
 
-def _base(name: str, *, default_branch: str = "main") -> Sandbox:
+def base_world(name: str, *, default_branch: str = "main") -> Sandbox:
     sb = Sandbox(f"{ORG}/{name}", default_branch=default_branch)
     sb.add_user("octokit-fixture-user-a", token=TOKEN, permission="admin")
     return sb
 
 
 def _hello_world() -> Sandbox:
-    sb = _base("hello-world", default_branch="master")
+    sb = base_world("hello-world", default_branch="master")
     sb.commit_files("master", {"README.md": "# hello-world"}, "Initial commit")
     return sb
 
 
 def _labels() -> Sandbox:
-    sb = _base("labels")
+    sb = base_world("labels")
     for name in ("bug", "documentation", "duplicate", "enhancement", "good first issue"):
         sb.add_label(name, "d73a4a", "A default label").default = True
     return sb
 
 
 def _paginate() -> Sandbox:
-    sb = _base("paginate-issues")
+    sb = base_world("paginate-issues")
     for n in range(1, 14):
         sb.add_issue(f"Test issue {n}", None, "octokit-fixture-user-a")
     return sb
 
 
 def _search() -> Sandbox:
-    sb = _base("search-issues")
+    sb = base_world("search-issues")
     sb.add_issue("The doors don’t open", 'I tried "open sesame" as seen on TV', "octokit-fixture-user-a")
     sb.add_issue("Sesame seeds split without a pop!", "I’ve waited all year long", "octokit-fixture-user-a")
     return sb
 
 
 def _git_refs() -> Sandbox:
-    sb = _base("git-refs")
+    sb = base_world("git-refs")
     sb.commit_files("main", {"second.md": "two\n"}, "Second commit")
     return sb
 
 
 SCENARIOS: dict[str, Callable[[], Sandbox]] = {
-    "get-root": lambda: _base("root"),
+    "get-root": lambda: base_world("root"),
     "get-repository": _hello_world,
     "get-content": _hello_world,
     "git-refs": _git_refs,
     "labels": _labels,
-    "errors": lambda: _base("errors"),
-    "add-labels-to-issue": lambda: _base("add-labels-to-issue"),
+    "errors": lambda: base_world("errors"),
+    "add-labels-to-issue": lambda: base_world("add-labels-to-issue"),
     "paginate-issues": _paginate,
     "search-issues": _search,
-    "create-file": lambda: _base("create-file"),
+    "create-file": lambda: base_world("create-file"),
 }
 
 # Recorded scenarios the sandbox does not serve, and why (docs/sandbox.md lists them too).
