@@ -177,6 +177,7 @@ class SandboxState:
             self.labels[name.lower()] = label
         else:
             label.color, label.description = color.lstrip("#").lower(), description
+        label.updated_at = self.clock.now()
         return label
 
     def find_label(self, name: str) -> Label | None:
@@ -210,7 +211,7 @@ class SandboxState:
     def add_issue(
         self,
         title: str,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         *,
         labels: Iterable[str] = (),
@@ -436,7 +437,7 @@ class SandboxState:
         head: str,
         *,
         base: str | None = None,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         draft: bool = False,
         files: Mapping[str, str] | None = None,
