@@ -280,10 +280,39 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "requests-counted",
     "budget-stop",
     "summary",
+    "error",
 )
 
 
-def summary_outputs(summary: Mapping[str, Any]) -> dict[str, str]:
+SUMMARY_OUTPUT_LIMIT = 256 * 1024  # bytes of the `summary` output; GitHub's limit is 1 MB per output
+
+
+def capped_summary(
+    summary: Mapping[str, Any], limit: int = SUMMARY_OUTPUT_LIMIT, *, full_at: str = ""
+) -> str:
+    """The summary as JSON, at most `limit` bytes: the long lists are cut and counted, and
+    `full_summary` says where the whole document is (the run's telemetry artifact)."""
+    text = json.dumps(summary, sort_keys=True, default=str)
+    if len(text.encode()) <= limit:
+        return text
+    cut = dict(summary)
+    left_out: dict[str, int] = {}
+    for key in ("plan", "deferred", "failures"):
+        values = cut.get(key)
+        if isinstance(values, list) and values:
+            keep = 20
+            left_out[key] = max(len(values) - keep, 0)
+            cut[key] = values[:keep]
+    cut["truncated"] = {"left_out": left_out, "limit_bytes": limit}
+    cut["full_summary"] = full_at or "the job log (`--json`)"
+    text = json.dumps(cut, sort_keys=True, default=str)
+    if len(text.encode()) <= limit:
+        return text
+    counts = {k: v for k, v in cut.items() if not isinstance(v, list | dict) or k == "truncated"}
+    return json.dumps(counts, sort_keys=True, default=str)
+
+
+def summary_outputs(summary: Mapping[str, Any], *, full_at: str = "") -> dict[str, str]:
     """The step outputs of a run summary (`RunSummary.as_dict()`); the action declares these names."""
     keys = {
         "command": "command",
@@ -298,7 +327,17 @@ def summary_outputs(summary: Mapping[str, Any]) -> dict[str, str]:
         "budget-stop": "budget_stop",
     }
     out = {name: _output_text(summary.get(key)) for name, key in keys.items()}
-    out["summary"] = json.dumps(summary, sort_keys=True, default=str)
+    out["summary"] = capped_summary(summary, full_at=full_at)
+    out["error"] = ""
+    return out
+
+
+def error_outputs(command: str, exit_code: int, message: str) -> dict[str, str]:
+    """The step outputs of a run that ended with an error: the same names, so callers can branch."""
+    data = {"command": command, "exit_code": exit_code, "error": message}
+    out = {name: "" for name in RUN_OUTPUTS}
+    out.update(command=command, **{"exit-code": str(exit_code)}, error=message)
+    out["summary"] = json.dumps(data, sort_keys=True)
     return out
 
 

@@ -18,8 +18,8 @@ import requests
 
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
-from issueops.core.errors import ConfigError, UserError
-from issueops.core.options import Options
+from issueops.core.errors import ConfigError, Interrupted, UserError
+from issueops.core.options import Options, check_api_url, check_repo
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
@@ -66,6 +66,42 @@ def _require(value: str | None, what: str) -> str:
     return value
 
 
+class StopRequest:
+    """Set by the first Ctrl-C: the run finishes the item in hand and starts no other."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request(self, reason: str = "interrupted (Ctrl-C)") -> None:
+        self.reason = self.reason or reason
+
+
+class InterruptibleBudget:
+    """The governor as the runner's budget, plus the stop request checked before every item."""
+
+    def __init__(self, governor: Governor, stop: StopRequest) -> None:
+        self.governor = governor
+        self.stop = stop
+
+    @property
+    def requests_made(self) -> int:
+        return self.governor.requests_made
+
+    @property
+    def requests_counted(self) -> int:
+        return self.governor.requests_counted
+
+    def can_afford(self, requests: int) -> bool:
+        return self.governor.can_afford(requests)
+
+    @contextmanager
+    def item_scope(self, estimated_requests: int) -> Iterator[None]:
+        if self.stop.reason:
+            raise Interrupted(self.stop.reason)
+        with self.governor.item_scope(estimated_requests):
+            yield
+
+
 def server_now(governor: Governor) -> datetime | None:
     """GitHub's (or the sandbox's) own clock, from the last reply's Date header."""
     date = governor.last_headers.get("date") if hasattr(governor, "last_headers") else None
@@ -105,7 +141,8 @@ def open_session(
     port_factory: Callable[[Governor], GitHubPort] | None = None,
     cache_path: Path | None = None,
 ) -> Iterator[Session]:
-    repo = _require(opts.repo, "no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    repo = check_repo(opts.repo)
+    api_url = check_api_url(opts.api_url)
     cache_path = cache_path or Path(config.api.cache_path)
     telemetry = TelemetrySink(
         opts.telemetry_dir, repo, command=command, secret_env=("GITHUB_TOKEN", opts.token_env)
@@ -126,9 +163,7 @@ def open_session(
             opts.token,
             f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write",
         )
-        port = PyGithubAdapter(
-            repo, api_url=opts.api_url, token=token, governor=governor, dry_run=opts.dry_run
-        )
+        port = PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
     session = Session(port=port, governor=governor, telemetry=telemetry)
     try:
         yield session
@@ -163,8 +198,14 @@ def run_stages(
     port_factory: Callable[[Governor], GitHubPort] | None = None,
     fetch: Fetch = http_fetch,
     cache_path: Path | None = None,
+    stop: StopRequest | None = None,
 ) -> RunSummary:
-    """Run the named stages in order, in one run (one run id, one snapshot, one budget)."""
+    """Run the named stages in order, in one run (one run id, one snapshot, one budget).
+
+    `stop` (set by the CLI's Ctrl-C handler) ends the run between items; a second Ctrl-C
+    (KeyboardInterrupt) ends it at once. Either way the run is recorded as interrupted.
+    """
+    stop = stop or StopRequest()
     command = command or " ".join(names)
     config, workflows, templates = load_definitions(opts)
     started = time.monotonic()
@@ -176,9 +217,9 @@ def run_stages(
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
-            repo=_require(opts.repo, "no repository"),
+            repo=check_repo(opts.repo),
             port=session.port,
-            budget=session.governor,
+            budget=InterruptibleBudget(session.governor, stop),
             telemetry=tel,
             config=config,
             workflows=workflows,
@@ -190,13 +231,18 @@ def run_stages(
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
         )
-        rt.extra["html_base"] = _html_base(opts.api_url)
+        rt.extra["html_base"] = html_base(opts.api_url)
         runner = Runner(rt, summary)
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
-        for stage in build_stages(names, event_item=event_item, fetch=fetch):
-            runner.run_stage(stage)
+        try:
+            for stage in build_stages(names, event_item=event_item, fetch=fetch):
+                runner.run_stage(stage)
+        except Interrupted as exc:
+            summary.interrupted = str(exc)
+        except KeyboardInterrupt:
+            summary.interrupted = "interrupted (Ctrl-C twice: stopped inside an item)"
         summary.orphans = rt.extra.get("orphans")
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
@@ -213,8 +259,14 @@ def run_stages(
             requests_counted=summary.requests_counted,
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
+            **_interrupted_fields(summary),
         )
     return summary
+
+
+def _interrupted_fields(summary: RunSummary) -> dict[str, Any]:
+    """`interrupted` on the run.completed line of a run stopped by Ctrl-C (absent otherwise)."""
+    return {"interrupted": summary.interrupted} if summary.interrupted else {}
 
 
 def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort] | None = None) -> list[str]:
@@ -247,7 +299,8 @@ def _record(telemetry: TelemetrySink, event: str, fields: dict[str, object]) -> 
     telemetry.emit(event, item=item if isinstance(item, int) else None, **data)
 
 
-def _html_base(api_url: str) -> str:
+def html_base(api_url: str) -> str:
+    """The web address beside an API base: api.github.com -> github.com, HOST/api/v3 -> HOST."""
     url = api_url.rstrip("/")
     if url == "https://api.github.com":
         return "https://github.com"

@@ -94,9 +94,12 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    interrupted: str | None = None  # why the run stopped before its end (Ctrl-C), or None
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
         return 1 if self.items_failed else 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +116,7 @@ class RunSummary:
             "failures": self.failures,
             "stages": self.stages,
             "budget_stop": self.budget_stop,
+            "interrupted": self.interrupted,
             "requests_made": self.requests_made,
             "requests_counted": self.requests_counted,
             "duration_ms": self.duration_ms,
