@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from issueops.apply import Applier, ItemState
@@ -76,6 +77,7 @@ class PlanRow:
     target: str
     action: str
     detail: str
+    fields: dict[str, Any] = field(default_factory=dict)  # the action's values, JSON-ready (--json)
 
 
 @dataclass
@@ -148,18 +150,46 @@ class Runtime:
         return next((w for w in self.workflows if w.name == name), None)
 
 
-def describe(action: Action) -> tuple[str, str]:
-    """A short (verb, detail) for the plan table; never the full untrusted text."""
-    name = type(action).__name__
-    fields = {k: v for k, v in action.__dict__.items() if k not in {"item", "body", "files"}}
+def action_fields(action: Action) -> dict[str, Any]:
+    """The action's values as JSON data (lists, strings, numbers), never the full untrusted text."""
+    fields = {k: jsonable(v) for k, v in action.__dict__.items() if k not in {"item", "body", "files"}}
     if "files" in action.__dict__:
         fields["files"] = [path for path, _ in action.__dict__["files"]]
-    detail = ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    return fields
+
+
+def describe(action: Action) -> tuple[str, str]:
+    """A short (verb, detail) for the plan table: `labels=a, b`, never a Python repr."""
+    name = type(action).__name__
+    detail = ", ".join(f"{k}={_short(v)}" for k, v in action_fields(action).items())
     return name, detail
 
 
+def jsonable(value: Any) -> Any:
+    """Plain JSON data for a value of an action: tuples become lists, enums their value, etc."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in value.__dict__.items()}
+    return str(value)
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = str(value)
+    if isinstance(value, list):
+        text = ", ".join(_short(v, limit) for v in value) if value else "(none)"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {_short(v, limit)}" for k, v in value.items())
+    else:
+        text = str(value)
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -228,7 +258,7 @@ class Runner:
         target = f"#{unit.number}" if unit.number is not None else unit.key
         for action in plan.actions:
             verb, detail = describe(action)
-            self.summary.rows.append(PlanRow(stage, target, verb, detail))
+            self.summary.rows.append(PlanRow(stage, target, verb, detail, action_fields(action)))
 
     def _defer(self, stage: str, units: list[WorkUnit], counts: dict[str, int]) -> None:
         for unit in units:
