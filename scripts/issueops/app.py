@@ -66,6 +66,34 @@ def _require(value: str | None, what: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class ProgressTick:
+    """What a progress display shows: where the run is and what it has cost so far."""
+
+    stage: str
+    done: int
+    total: int
+    requests: int
+    waits: int
+    waited_seconds: float
+    waiting: float = 0.0  # seconds of the wait starting now (rate limit, backoff), else 0
+
+
+ShowProgress = Callable[[ProgressTick], None]
+
+
+def _metered(show: ShowProgress | None, governor: Governor) -> Callable[[str, int, int], None]:
+    """The runner's (stage, done, total) with the governor's counts added, for `show`."""
+    if show is None:
+        return lambda stage, done, total: None
+
+    def tick(stage: str, done: int, total: int) -> None:
+        stats = governor.stats
+        show(ProgressTick(stage, done, total, stats.requests_made, stats.waits, stats.waited_seconds))
+
+    return tick
+
+
 class StopRequest:
     """Set by the first Ctrl-C: the run finishes the item in hand and starts no other."""
 
@@ -199,6 +227,7 @@ def run_stages(
     fetch: Fetch = http_fetch,
     cache_path: Path | None = None,
     stop: StopRequest | None = None,
+    progress: ShowProgress | None = None,
 ) -> RunSummary:
     """Run the named stages in order, in one run (one run id, one snapshot, one budget).
 
@@ -232,7 +261,7 @@ def run_stages(
             templates=templates,
         )
         rt.extra["html_base"] = html_base(opts.api_url)
-        runner = Runner(rt, summary)
+        runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))

@@ -24,7 +24,7 @@ from issueops.core.errors import ConfigError, IssueOpsError, Problem, UserError
 from issueops.core.options import DEFAULT_API_URL, Options
 
 if TYPE_CHECKING:
-    from issueops.app import StopRequest
+    from issueops.app import ProgressTick, StopRequest
     from issueops.runner import RunSummary
 
 P = ParamSpec("P")
@@ -374,6 +374,56 @@ def _save_full_summary(opts: Options, data: dict[str, Any]) -> str:
     return f"{path} in this run's telemetry artifact"
 
 
+class ProgressDisplay:
+    """click's progress bar on stderr, one bar per stage: items done/total, ETA, requests, waits.
+
+    Shown only on a terminal outside Actions (a log file or a runner's log gets nothing)."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar: Any = None
+        self.shown = 0
+
+    @staticmethod
+    def wanted(env: dict[str, str]) -> bool:
+        from issueops.actions_env import in_actions
+
+        return sys.stderr.isatty() and not in_actions(env) and env.get("TERM") != "dumb"
+
+    def __call__(self, tick: ProgressTick) -> None:
+        if tick.stage != self.stage:
+            self.close()
+            self.stage, self.shown = tick.stage, 0
+            self.bar = click.progressbar(
+                length=max(tick.total, 1),
+                label=f"{tick.stage:>8}",
+                file=sys.stderr,
+                show_eta=True,
+                show_pos=True,
+                item_show_func=lambda text: text,
+            )
+        extra = f"{tick.requests} requests"
+        if tick.waits:
+            extra += f", {tick.waits} waits ({tick.waited_seconds:.0f} s)"
+        self.bar.update(max(tick.done - self.shown, 0), extra)
+        self.shown = max(tick.done, self.shown)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+@contextmanager
+def progress_display(opts: Options) -> Iterator[ProgressDisplay | None]:
+    display = ProgressDisplay() if ProgressDisplay.wanted(opts.env) else None
+    try:
+        yield display
+    finally:
+        if display is not None:
+            display.close()
+
+
 def _stage_command(name: str, stages: tuple[str, ...], doc: str) -> None:
     @main.command(name, help=doc)
     @item_option
@@ -385,8 +435,8 @@ def _stage_command(name: str, stages: tuple[str, ...], doc: str) -> None:
         from issueops.app import run_stages
 
         opts = replace(_options(ctx), item=item)
-        with ctrl_c_stops_between_items() as stop:
-            summary = run_stages(opts, stages, command=name, stop=stop)
+        with ctrl_c_stops_between_items() as stop, progress_display(opts) as progress:
+            summary = run_stages(opts, stages, command=name, stop=stop, progress=progress)
         _finish(opts, summary)
 
 
@@ -432,8 +482,10 @@ def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) 
         if event_item is None:
             click.echo(f"{event_path}: not an issue event; nothing to do.", err=True)
             return
-    with ctrl_c_stops_between_items() as stop:
-        summary = run_stages(opts, ("commands",), command="commands", event_item=event_item, stop=stop)
+    with ctrl_c_stops_between_items() as stop, progress_display(opts) as progress:
+        summary = run_stages(
+            opts, ("commands",), command="commands", event_item=event_item, stop=stop, progress=progress
+        )
     _finish(opts, summary)
 
 

@@ -194,11 +194,27 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+OnProgress = Callable[[str, int, int], None]
+"""Told (stage, units done, units total) when a stage has read its units and after each unit."""
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
 class Runner:
-    def __init__(self, rt: Runtime, summary: RunSummary, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rt: Runtime,
+        summary: RunSummary,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_progress: OnProgress = _no_progress,
+    ):
         self.rt = rt
         self.summary = summary
         self.clock = clock
+        self.on_progress = on_progress
         self.applier = Applier(
             rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
         )
@@ -217,7 +233,10 @@ class Runner:
             return
         if rt.item_filter is not None:
             units = [u for u in units if u.number in (None, rt.item_filter)]
+        self.on_progress(stage.name, 0, len(units))
         for index, unit in enumerate(units):
+            if index:
+                self.on_progress(stage.name, index, len(units))
             counts["seen"] += 1
             summary.items_seen += 1
             if rt.limit is not None and summary.items_changed >= rt.limit:
@@ -241,6 +260,7 @@ class Runner:
             except GitHubError as exc:
                 counts["failed"] += 1
                 self._fail(stage, unit, exc)
+        self.on_progress(stage.name, len(units), len(units))
 
     # --- bookkeeping --------------------------------------------------------------------------
 
