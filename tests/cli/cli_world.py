@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "scripts" / "issueops" / "sandbox" / "scenarios" / "demo.yml"
-BOT_TOKEN = "bot-token"  # the demo scenario's issueops-bot  # noqa: S105
+BOT_TOKEN = "bot-token"  # the demo scenario's issueops-bot
 
 
 @contextmanager
