@@ -554,7 +554,7 @@ def sandbox_serve(scenario: Path, port: int) -> None:
 
 @main.group()
 def telemetry() -> None:
-    """The JSONL telemetry: verify the hash chain."""
+    """The JSONL telemetry: verify the hash chain, fetch the published runs."""
 
 
 @telemetry.command("verify")
@@ -569,6 +569,22 @@ def telemetry_verify(ctx: click.Context) -> None:
     _emit(opts, result.summary(), result.human())
     if not result.ok:
         raise UserError(f"telemetry under {opts.telemetry_dir} failed verification (see above)")
+
+
+@telemetry.command("fetch")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch from.")
+@click.option(
+    "--branch", default="issueops-telemetry", show_default=True, help="The branch the workflows publish to."
+)
+@click.pass_context
+@handle_errors
+def telemetry_fetch(ctx: click.Context, remote: str, branch: str) -> None:
+    """Copy the runs published on the telemetry branch into --telemetry (needs git; run it in a clone)."""
+    from issueops.telemetry.fetch import fetch_telemetry
+
+    opts = _options(ctx)
+    result = fetch_telemetry(opts.telemetry_dir, remote=remote, branch=branch)
+    _emit(opts, result.summary(), result.human())
 
 
 @main.command()
