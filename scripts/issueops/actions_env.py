@@ -417,6 +417,7 @@ class RunInputs:
     item: int | None = None
     api_url: str | None = None
     config: str | None = None
+    schemas: str | None = None
     token_env: str | None = None
     repo: str | None = None
     telemetry: str | None = None
@@ -450,6 +451,14 @@ def _dry_run(env: Mapping[str, str]) -> tuple[bool, str]:
     return True, "the repository variable ISSUEOPS_LIVE is not 'true' (set it to go live)"
 
 
+def _path_input(env: Mapping[str, str], var: str, label: str) -> str | None:
+    """A file or directory input: never something the CLI would read as an option."""
+    value = env.get(var, "").strip() or None
+    if value is not None and value.startswith("-"):
+        raise InputError(f"input `{label}` must be a path, got {value[:80]!r}")
+    return value
+
+
 def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     """Validate the `ISSUEOPS_INPUT_*` variables; raise InputError naming the bad one."""
     dry, reason = _dry_run(env)
@@ -459,9 +468,9 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     api_url = env.get("ISSUEOPS_INPUT_API_URL", "").strip() or None
     if api_url is not None and not re.fullmatch(r"https?://[^\s]+", api_url):
         raise InputError(f"input `api-url` must be an http(s) URL, got {api_url[:80]!r}")
-    config = env.get("ISSUEOPS_INPUT_CONFIG", "").strip() or None
-    if config is not None and config.startswith("-"):
-        raise InputError(f"input `config` must be a file path, got {config[:80]!r}")
+    config = _path_input(env, "ISSUEOPS_INPUT_CONFIG", "config")
+    schemas = _path_input(env, "ISSUEOPS_INPUT_SCHEMAS", "schemas")
+    telemetry = _path_input(env, "ISSUEOPS_INPUT_TELEMETRY", "telemetry")
     repo = env.get("ISSUEOPS_INPUT_REPO", "").strip() or None
     if repo is not None and not _REPO.fullmatch(repo):
         raise InputError(f"input `repo` must look like OWNER/NAME, got {repo[:80]!r}")
@@ -478,9 +487,10 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
         item=_number(env, "ISSUEOPS_INPUT_ITEM", "item", 1),
         api_url=api_url,
         config=config,
+        schemas=schemas,
         token_env=token_env,
         repo=repo,
-        telemetry=env.get("ISSUEOPS_INPUT_TELEMETRY", "").strip() or None,
+        telemetry=telemetry,
         bot_login=f"{slug}[bot]" if slug else None,
     )
 
@@ -505,6 +515,8 @@ def build_argv(words: Sequence[str], extra: Sequence[str], inputs: RunInputs) ->
         argv += ["--api-url", inputs.api_url]
     if inputs.config:
         argv += ["--config", inputs.config]
+    if inputs.schemas:
+        argv += ["--schemas", inputs.schemas]
     if inputs.token_env:
         argv += ["--token-env", inputs.token_env]
     if inputs.telemetry:
