@@ -19,7 +19,9 @@ import requests
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
 from issueops.core.errors import ConfigError, Interrupted, UserError
+from issueops.core.model import WorkItem
 from issueops.core.options import Options, check_api_url, check_repo
+from issueops.core.states import current_state
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
@@ -33,6 +35,7 @@ from issueops.pipeline import (
     finish_interrupted,
 )
 from issueops.runner import Runner, RunSummary, Runtime, Stage
+from issueops.snapshot import is_managed
 from issueops.sources.base import Fetch, FetchError, FetchResult
 from issueops.telemetry.sink import TelemetrySink
 
@@ -272,6 +275,7 @@ def run_stages(
             summary.interrupted = str(exc)
         except KeyboardInterrupt:
             summary.interrupted = "interrupted (Ctrl-C twice: stopped inside an item)"
+        _record_states(rt, tel)
         summary.orphans = rt.extra.get("orphans")
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
@@ -291,6 +295,29 @@ def run_stages(
             **_interrupted_fields(summary),
         )
     return summary
+
+
+def states_now(items: Sequence[WorkItem], needs_human_label: str) -> tuple[dict[str, int], int]:
+    """Open items by their current state label (`none`: no or several state labels), and how many
+    carry the needs-human label: what the report shows as "now", never-transitioned items included."""
+    counts: dict[str, int] = {}
+    flagged = 0
+    for item in items:
+        state = current_state(item.labels)
+        name = state.value if state is not None else "none"
+        counts[name] = counts.get(name, 0) + 1
+        flagged += needs_human_label in item.labels
+    return counts, flagged
+
+
+def _record_states(rt: Runtime, telemetry: TelemetrySink) -> None:
+    """`run.states` from the run's snapshot of open items (after its own writes), when it read one."""
+    snap = rt.extra.get("snapshot")
+    if snap is None or not snap.items:
+        return
+    items = [s.item for s in snap.items.values() if s.item.state == "open" and is_managed(s.item)]
+    counts, flagged = states_now(items, rt.config.labels.needs_human)
+    telemetry.emit("run.states", states=counts, needs_human=flagged, open_items=len(items))
 
 
 def _interrupted_fields(summary: RunSummary) -> dict[str, Any]:
