@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -60,7 +60,6 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _require(value: str | None, what: str) -> str:
@@ -263,7 +262,7 @@ def run_stages(
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
         )
-        rt.extra["html_base"] = html_base(opts.api_url)
+        rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
@@ -276,7 +275,7 @@ def run_stages(
         except KeyboardInterrupt:
             summary.interrupted = "interrupted (Ctrl-C twice: stopped inside an item)"
         _record_states(rt, tel)
-        summary.orphans = rt.extra.get("orphans")
+        summary.orphans = rt.orphans
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)
@@ -312,7 +311,7 @@ def states_now(items: Sequence[WorkItem], needs_human_label: str) -> tuple[dict[
 
 def _record_states(rt: Runtime, telemetry: TelemetrySink) -> None:
     """`run.states` from the run's snapshot of open items (after its own writes), when it read one."""
-    snap = rt.extra.get("snapshot")
+    snap = rt.snapshot
     if snap is None or not snap.items:
         return
     items = [s.item for s in snap.items.values() if s.item.state == "open" and is_managed(s.item)]

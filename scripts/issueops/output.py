@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from issueops.core.markdown import table_cell
 from issueops.runner import PlanRow, RunSummary
 
 
@@ -70,10 +71,6 @@ def _orphan_lines(summary: RunSummary) -> list[str]:
     return [f"{title}:", *(f"  {line}" for line in found)]
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
-
-
 ItemLink = Callable[[str], str]
 
 
@@ -87,7 +84,7 @@ def item_linker(html_base: str, repo: str) -> ItemLink:
 
     def link(target: str) -> str:
         number = target[1:] if target.startswith("#") else target
-        return f"[#{number}]({base}{number})" if number.isdigit() else _md_cell(target)
+        return f"[#{number}]({base}{number})" if number.isdigit() else table_cell(target)
 
     return link
 
@@ -127,11 +124,11 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink
         "",
     ]
     if summary.budget_stop:
-        out += [f"> Stopped early to respect the API budget: {_md_cell(summary.budget_stop)}.", ""]
+        out += [f"> Stopped early to respect the API budget: {table_cell(summary.budget_stop)}.", ""]
     if summary.deferred:
         head, first = deferred_overview(summary.deferred)
         out += [f"Deferred to the next run: {head}.", ""]
-        body = [f"- {_md_cell(entry)}" for entry in first]
+        body = [f"- {table_cell(entry)}" for entry in first]
         out += _details(f"{len(summary.deferred):,} deferred", body, open_at=10, count=len(summary.deferred))
         if len(summary.deferred) <= 10:
             out.append("")
@@ -140,13 +137,13 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink
         for failure in summary.failures:
             out.append(
                 f"- **failed** {failure['stage']} {link(_target(failure['target']))}: "
-                f"`{failure['failure_code']}` ({failure['failure_class']}): {_md_cell(str(failure['hint']))}"
+                f"`{failure['failure_code']}` ({failure['failure_class']}): {table_cell(failure['hint'])}"
             )
         out.append("")
     if summary.rows:
         table = ["| stage | item | action | detail |", "| --- | --- | --- | --- |"]
         for row in summary.rows[:max_rows]:
-            table.append(f"| {row.stage} | {link(row.target)} | {row.action} | {_md_cell(row.detail)} |")
+            table.append(f"| {row.stage} | {link(row.target)} | {row.action} | {table_cell(row.detail)} |")
         if len(summary.rows) > max_rows:
             table.append(f"\n_{len(summary.rows) - max_rows:,} more rows left out (`--json` has them all)._")
         out += [f"### {'Plan' if summary.dry_run else 'Changes'}", ""]
@@ -154,7 +151,7 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink
     orphans = _orphan_lines(summary)
     if orphans:
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
-        out += [f"- {_md_cell(line.strip())}" for line in orphans[1:]]
+        out += [f"- {table_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -166,7 +163,7 @@ def _target(target: object) -> str:
 def markdown_error(command: str, message: str, fix: str, exit_code: int) -> str:
     """The step summary of a run that ended with an error before its summary existed."""
     title = f"## issueops {command} failed" if command else "## issueops failed"
-    out = [f"{title} (exit {exit_code})", "", f"> {_md_cell(message)}"]
+    out = [f"{title} (exit {exit_code})", "", f"> {table_cell(message)}"]
     if fix:
-        out += ["", f"**Fix:** {_md_cell(fix)}"]
+        out += ["", f"**Fix:** {table_cell(fix)}"]
     return "\n".join(out) + "\n"

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from issueops.core.markdown import table_cell
 from issueops.telemetry.kpi import Stat, chart_unit, human_duration
 from issueops.telemetry.report_model import HANDS_OFF, INTERVENED, Report, flow_sentence, headlines
 
@@ -46,10 +47,7 @@ def _hard_cut(text: str) -> str:
 
 
 def _cell(value: object) -> str:
-    text = " ".join(str(value).split())
-    if len(text) > CELL_LIMIT:
-        text = text[: CELL_LIMIT - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return table_cell(value, CELL_LIMIT)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int, what: str) -> list[str]:
