@@ -218,3 +218,28 @@ def test_a_big_dry_run_on_a_runner_saves_the_full_summary_beside_the_telemetry(t
     saved = tmp_path / "telemetry" / "summaries" / "assign-77-2.json"
     assert where.startswith(str(saved)) and len(json.loads(saved.read_text())["plan"]) == 3000
     assert _save_full_summary(opts, _big_summary(3).as_dict()) == ""
+
+
+def test_on_a_runner_a_failed_item_is_an_annotation_that_names_the_permission(tmp_path: Path) -> None:
+    import requests
+
+    work = user_dir(tmp_path / "work")
+    env, summary, output = _runner_env(tmp_path, GITHUB_TOKEN=BOT_TOKEN)
+    with sandbox_server() as url:
+        fault = {
+            "status": 403,
+            "route": r"/issues/1/",
+            "method": "POST",
+            "times": None,
+            "message": "Resource not accessible by integration",
+        }
+        requests.post(f"{url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+        result = issueops("assign", "--repo", "acme/ops", "--api-url", url, "--item", "1", cwd=work, env=env)
+    assert result.returncode == 1, result.stderr
+    line = next(ln for ln in result.stderr.splitlines() if ln.startswith("::error "))
+    assert line.startswith("::error title=issueops assign%3A assign failed::#1: authorization_denied: ")
+    assert "the token lacks the permission issues: write" in line
+    text = summary.read_text()
+    assert "### Failed items" in text and f"[#1]({url}/acme/ops/issues/1)" in text
+    outputs = _outputs(output)
+    assert outputs["items-failed"] == "1" and outputs["exit-code"] == "1"
