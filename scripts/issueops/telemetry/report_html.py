@@ -19,7 +19,14 @@ from markupsafe import Markup
 
 from issueops.telemetry import svg
 from issueops.telemetry.kpi import Stat, chart_unit, human_duration
-from issueops.telemetry.report_model import HANDS_OFF, INTERVENED, Report, flow_sentence, headlines
+from issueops.telemetry.report_model import (
+    HANDS_OFF,
+    INTERVENED,
+    Report,
+    flow_sentence,
+    headlines,
+    model_figures,
+)
 
 TABLE_ROWS = 500
 DAYS_CHARTED = 90
@@ -322,6 +329,14 @@ def _api(report: Report) -> Panel:
         blocks.append(_table(["budget stop: reason", "count"], list(budget.by_reason.items())))
     if api.runs_by_command:
         blocks.append(_table(["command", "runs"], list(api.runs_by_command.items())))
+    if report.model.used:
+        blocks.append(
+            _table(["model-assisted assignment", "value"], [list(r) for r in model_figures(report.model)])
+        )
+        if report.model.fallbacks_by_reason:
+            blocks.append(
+                _table(["model fallback: reason", "count"], list(report.model.fallbacks_by_reason.items()))
+            )
     return Panel("API usage and budget", blocks)
 
 
