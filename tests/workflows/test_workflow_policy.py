@@ -313,11 +313,29 @@ def test_the_composite_action_matches_the_launcher_and_outputs() -> None:
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
     text = ACTION.read_text(encoding="utf-8")
     for name in data["inputs"]:
-        assert f"inputs.{name} }}}}" in text, f"input {name} is declared but never used"
+        used = re.search(rf"inputs\.{re.escape(name)}(?![\w-])", text)
+        assert used, f"input {name} is declared but never used"
     for step in run_steps(ACTION):
         assert step.shell == "bash", f"{step.label}: composite run steps need a shell"
     install = next(s for s in run_steps(ACTION) if "pip install" in s.script)
     assert install.env["ACTION_PATH"] == "${{ github.action_path }}"
+
+
+def test_the_composite_action_caches_and_uploads_telemetry_also_when_the_run_fails() -> None:
+    steps = load_yaml(ACTION)["runs"]["steps"]
+    order = [str(s.get("uses", s.get("id", s.get("name")))).split("@")[0] for s in steps]
+    uses = {str(s["uses"]).split("@")[0]: s for s in steps if "uses" in s}
+    assert order.index("actions/cache/restore") < order.index("run") < order.index("actions/cache/save")
+    assert order.index("run") < order.index("actions/upload-artifact")
+    assert uses["actions/cache/restore"]["with"]["path"] == ".issueops-cache"  # the config's cache_path
+    for name in ("actions/cache/save", "actions/upload-artifact"):
+        assert str(uses[name]["if"]).startswith("always()"), f"{name} must run after a failed command too"
+    upload = uses["actions/upload-artifact"]["with"]
+    assert "${{ inputs.telemetry }}/**/*.jsonl" in upload["path"]
+    assert "${{ inputs.telemetry }}/summaries/*.json" in upload["path"]  # the capped summary's pointer
+    run = next(s for s in steps if s.get("id") == "run")
+    assert run["env"]["ISSUEOPS_INPUT_SCHEMAS"] == "${{ inputs.schemas }}"
+    assert run["env"]["ISSUEOPS_INPUT_TELEMETRY"] == "${{ inputs.telemetry }}"
 
 
 def test_the_issue_form_feeds_the_pipeline() -> None:
