@@ -581,7 +581,13 @@ def snapshot_cmd(ctx: click.Context, out: Path) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The proposed workflow_schemas/ [default: the current one].",
 )
-@click.option("--hours", type=click.IntRange(min=1, max=24 * 14), default=24, show_default=True)
+@click.option(
+    "--hours",
+    type=click.IntRange(min=1, max=24 * 14),
+    default=24,
+    show_default=True,
+    help="Simulated hours; the pipeline runs once an hour.",
+)
 @click.pass_context
 @handle_errors
 def whatif_cmd(
