@@ -141,6 +141,8 @@ def needs_history(ctx: ItemContext, *, workflows: Mapping[str, Risk], bot_login:
         return True
     if states & PAST_ASSIGNMENT and _workflow_changed(item, ctx.comments, bot_login):
         return True
+    if not risk_labels(item) and assessment(ctx.comments, bot_login)[1] is not None:
+        return True  # the risk label the pipeline set was removed
     return item.state_reason == "reopened"
 
 
@@ -288,8 +290,19 @@ def audit_labels(
         risk = _max_risk(kept)
     else:
         risk = _max_risk([*kept, *([floor] if floor else [])]) if kept or floor else "high"
-        if floor is not None and not kept and remove:
+        if floor is not None and not kept and (remove or assessment(ctx.comments, bot_login)[1]):
             add.append(RISK_PREFIX + floor)
+            gone = [e for e in events if e.event == "unlabeled" and e.label.startswith(RISK_PREFIX)]
+            if not present and gone and not is_own(gone[-1].actor, bot_login):
+                findings.append(
+                    Finding(
+                        gone[-1].actor.login,
+                        gone[-1].label,
+                        "risk_lowered",
+                        f"`{RISK_PREFIX}{floor}` put back",
+                        "removing the risk label never lowers the risk below the workflow's",
+                    )
+                )
 
     # state:: labels only the pipeline may apply
     record = recorded_state(ctx.label_events, bot_login) or State.TRIAGE
