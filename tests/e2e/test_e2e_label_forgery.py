@@ -22,7 +22,7 @@ INCIDENT = "workflow::incident-follow-up"  # risk high: two approvals, a gate be
 ACCESS = "workflow::access-request"  # risk medium: one approval, a gate before publishing
 CONTENT = "workflow::content-review"  # risk low
 AWAITING, APPROVED, DONE = "state::awaiting-approval", "state::approved", "state::done"
-IN_PROGRESS, TRIAGE = "state::in-progress", "state::triage"
+IN_PROGRESS, TRIAGE, FAILED = "state::in-progress", "state::triage", "state::failed"
 HELPER = "helper[bot]"  # an outsider's GitHub App, with write access
 ALL = ("commands", "monitor", "assign", "process", "sweep")
 # Two approvals for high risk; alice is the only configured approver (she may lower a risk).
@@ -343,6 +343,20 @@ CASES: tuple[Case, ...] = (
         closed=True,
     ),
     Case(
+        "triage user: approved, then failed by hand; /retry does not restore approved",
+        "gate2",
+        (
+            *swap("dave", AWAITING, APPROVED),
+            *swap("dave", APPROVED, FAILED),
+            ("carol", "comment", "/retry"),
+        ),
+        AWAITING,  # retried from `assigned`: processed again, back at the publishing gate
+        "risk::medium",
+        ACCESS,
+        "open",
+        None,
+    ),
+    Case(
         "two real approvals open the processing gate (control)",
         "gate1",
         (("bob", "comment", "/approve"), ("carol", "comment", "/approve")),
@@ -433,7 +447,7 @@ def _apply(w: World, number: int, step: Step) -> None:
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     gated = [(i, c) for i, c in enumerate(CASES) if c.stage != "fresh"]
     labels = [f"state::{s}" for s in ("triage", "assigned", "in-progress", "awaiting-approval", "approved")]
-    labels += [DONE, INCIDENT, ACCESS, CONTENT, "risk::low", "risk::medium", "risk::high"]
+    labels += [DONE, FAILED, INCIDENT, ACCESS, CONTENT, "risk::low", "risk::medium", "risk::high"]
     data = scenario([_gate_item(i, c) for i, c in gated], labels=labels)
     data["users"].append({"login": HELPER, "token": "helper-token", "permission": "write", "type": "Bot"})
     w = World(data, tmp_path_factory.mktemp("forgery"), config=FORGERY_CONFIG)

@@ -39,6 +39,7 @@ from issueops.approvals.status import (
     render_status,
 )
 from issueops.config.settings import Config, Risk
+from issueops.core.comments import same_login
 from issueops.core.model import (
     Action,
     AddLabels,
@@ -66,6 +67,7 @@ from issueops.core.states import (
     parse_state,
 )
 from issueops.stages.label_authority import (
+    GATED,
     Audit,
     audit_actions,
     audit_events,
@@ -136,9 +138,17 @@ def failed_from(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State | No
     return None
 
 
-def retry_target(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State:
-    """Where `/retry` sends a failed item: where it failed, or `assigned` (start over) if unknown."""
+def retry_target(events: tuple[LabelEvent, ...] | list[LabelEvent], bot_login: str | None = None) -> State:
+    """Where `/retry` sends a failed item: where it failed, or `assigned` (start over) if unknown.
+
+    With `bot_login`, a state past a gate counts only if the pipeline applied it last: a person's
+    `state::approved` swapped for `state::failed` must not come back as approved."""
     source = failed_from(events)
+    if source in GATED and bot_login is not None:
+        applied = [e for e in events if e.event == "labeled" and e.label == source.label]
+        latest = max(applied, key=lambda e: e.created_at) if applied else None
+        if latest is None or not same_login(latest.actor.login, bot_login):
+            return State.ASSIGNED
     return source if source in RETRY_TARGETS else State.ASSIGNED
 
 
@@ -298,6 +308,7 @@ def _transitions(
     new_ids: set[int],
     state: State | None,
     gate_required: bool,
+    bot_login: str,
 ) -> tuple[list[Transition], State | None]:
     number = ctx.item.number
     moves: list[Transition] = []
@@ -451,7 +462,7 @@ def plan_commands(
     gate = "before_publishing" if has_pr else "before_processing"
     gate_required = getattr(gates_for(config.policy.profile, risk), gate)
     state = current_state(item.labels) if audit is None else audit.state
-    moves, final_state = _transitions(ctx, decision, work, new_ids, state, gate_required)
+    moves, final_state = _transitions(ctx, decision, work, new_ids, state, gate_required, bot_login)
 
     actions: list[Action] = audit_actions(ctx, audit, bot_login) if audit is not None else []
     for comment, _ in new:
