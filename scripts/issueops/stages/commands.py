@@ -332,7 +332,7 @@ def _transitions(
     if rejects and state not in TERMINAL:
         move(State.REJECTED, "command:reject")
     for comment, _command in work.retry:
-        moved = state is State.FAILED and move(retry_target(ctx.label_events), "command:retry")
+        moved = state is State.FAILED and move(retry_target(ctx.label_events, bot_login), "command:retry")
         work.outcomes.setdefault(comment.id, []).append(GRANTED if moved else CONFUSED)
         if moved:
             work.applied.append(("retry", comment.author.login, comment.id))
