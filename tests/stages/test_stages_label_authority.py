@@ -8,8 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from issueops.config.settings import Config
-from issueops.core.model import Actor, Comment, ItemContext, LabelEvent, Permission, PullRequest, WorkItem
+from issueops.core.model import (
+    Actor,
+    Comment,
+    ItemContext,
+    LabelEvent,
+    Permission,
+    PullRequest,
+    WorkItem,
+    marker,
+)
+from issueops.stages.assign import ASSESSMENT_KEY, OwnerChoice, assessment_body
 from issueops.stages.label_authority import (
+    assessment,
     audit_labels,
     closed_comment_ids,
     lowering_appliers,
@@ -230,3 +241,16 @@ def test_comments_while_closed_never_count() -> None:
     item = WorkItem(7, "Incident", "Body.", Actor("paul"), state_reason="reopened")
     ctx = ItemContext(item, (before, during, after), spans)
     assert closed_comment_ids(ctx, BOT) == frozenset({3})
+
+
+def test_reads_the_assign_stages_own_assessment() -> None:
+    """The floor comes from the assessment the assign stage writes: the two must agree on its form."""
+    body = (
+        marker(ASSESSMENT_KEY)
+        + "\n"
+        + assessment_body("access-request", "score 3", "high", OwnerChoice("bob", "x"), [])
+    )
+    comment = Comment(5, 7, Actor(BOT, "Bot"), body, T, T)
+    assert assessment([comment], BOT) == ("access-request", "high")
+    forged = Comment(6, 7, Actor("dave"), body.replace("high", "low"), T, T)
+    assert assessment([forged], BOT) == (None, None)  # only the bot's own comment counts

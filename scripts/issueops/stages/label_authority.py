@@ -48,13 +48,13 @@ from issueops.core.model import (
     marker,
 )
 from issueops.core.states import REVERT_CAUSE, State, current_state, parse_state
+from issueops.stages.assign import ASSESSMENT_KEY  # its comment: the workflow and risk it chose
 from issueops.stages.common import RISK_ORDER, RISK_PREFIX, WORKFLOW_PREFIX, risk_labels, workflow_labels
 
 # States only the pipeline may put an item in (past a gate, or the end of the road).
 GATED: frozenset[State] = frozenset({State.APPROVED, State.IN_PROGRESS, State.DONE})
 # States in which a workflow change sends the item back through the gates.
 PAST_ASSIGNMENT: frozenset[State] = frozenset({State.IN_PROGRESS, State.AWAITING_APPROVAL, State.APPROVED})
-ASSESSMENT_KEY = "assessment"  # the assign stage's comment: the workflow and risk it chose
 REPLY_PREFIX = "authority-"
 _ASSESSED_WORKFLOW = re.compile(r"^- Workflow: `([^`]+)`", re.MULTILINE)
 _ASSESSED_RISK = re.compile(r"^- Risk: `(low|medium|high)`", re.MULTILINE)
