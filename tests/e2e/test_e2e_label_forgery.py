@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -542,3 +543,55 @@ def test_telemetry_names_each_revert(outcome: Outcome) -> None:
     ]
     status = outcome.world.bot_comments(number, "status")
     assert status and "Risk lowered to `low`" in status[0] and "@alice" in status[0]
+
+
+def _one_incident_at_its_gate(tmp: Path) -> World:
+    labels = [AWAITING, APPROVED, "risk::low", "risk::high", INCIDENT]
+    item = {
+        "title": "Incident: cache stampede",
+        "user": "paul",
+        "labels": [TRIAGE, INCIDENT],
+        "body": "### Severity\n\nsev2\n\nThe cache stampeded.\n",
+    }
+    w = World(scenario([item], labels=labels), tmp, config=FORGERY_CONFIG)
+    for _ in range(3):
+        w.run(*ALL)
+    assert w.state_labels(1) == {AWAITING}
+    return w
+
+
+def test_unreadable_history_fails_closed(tmp_path: Path) -> None:
+    """The label history cannot be read: the item fails for the run and nothing passes the gate."""
+    w = _one_incident_at_its_gate(tmp_path)
+    try:
+        for step in swap("carol", AWAITING, APPROVED):
+            _apply(w, 1, step)
+        w.sandbox.faults.add(status=500, route=r"/issues/1/events$", method="GET", times=None)
+        for _ in range(2):
+            summary = w.run(*ALL)
+            assert summary.items_failed >= 1
+        assert w.state_labels(1) == {APPROVED}  # not judged, so not acted on either
+        assert _pull(w, 1) is None and not [r for r in w.sandbox.refs if "issueops/1-" in r]
+        w.sandbox.faults.clear()
+        w.run(*ALL)
+        assert w.state_labels(1) == {AWAITING}
+        assert len([b for b in w.bot_comments(1) if marker("authority-carol") in b]) == 1
+        assert _pull(w, 1) is None
+    finally:
+        w.stop()
+
+
+def test_unreadable_permission_fails_closed(tmp_path: Path) -> None:
+    """The approver's permission cannot be read: her lowering counts as nobody's, so it is undone."""
+    w = _one_incident_at_its_gate(tmp_path)
+    try:
+        for step in swap("alice", "risk::high", "risk::low"):
+            _apply(w, 1, step)
+        w.comment("bob", 1, "/approve")
+        w.sandbox.faults.add(status=500, route=r"/collaborators/alice/permission$", method="GET", times=None)
+        w.run(*ALL)
+        assert {x for x in w.labels(1) if x.startswith("risk::")} == {"risk::high"}
+        assert w.state_labels(1) == {AWAITING} and _pull(w, 1) is None
+        assert w.events("risk.lowered") == []
+    finally:
+        w.stop()
