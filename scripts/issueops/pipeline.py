@@ -100,7 +100,9 @@ def audit_of(
     """The item's context (with its label history when a decision needs it) and the verdict on
     its pipeline labels. A history that cannot be read fails the item: nothing passes a gate."""
     risks = {w.name: w.risk for w in rt.workflows}
-    history = label_authority.needs_history(context_of(rt, state), workflows=risks, bot_login=rt.bot_login)
+    history = label_authority.needs_history(
+        context_of(rt, state), workflows=risks, bot_login=rt.bot_login, config=rt.config
+    )
     ctx = context_of(rt, state, with_events=history or with_events)
     logins = (
         label_authority.lowering_appliers(ctx, workflows=risks, bot_login=rt.bot_login) if history else set()
@@ -327,7 +329,9 @@ class CommandsStage:
             for s in snap.managed()
             if s.comments
             or rt.config.labels.approved in s.item.labels
-            or label_authority.needs_history(context_of(rt, s), workflows=risks, bot_login=rt.bot_login)
+            or label_authority.needs_history(
+                context_of(rt, s), workflows=risks, bot_login=rt.bot_login, config=rt.config
+            )
         ]
 
     def _read_one(self, rt: Runtime, number: int) -> WorkUnit:

@@ -254,3 +254,22 @@ def test_reads_the_assign_stages_own_assessment() -> None:
     assert assessment([comment], BOT) == ("access-request", "high")
     forged = Comment(6, 7, Actor("dave"), body.replace("high", "low"), T, T)
     assert assessment([forged], BOT) == (None, None)  # only the bot's own comment counts
+
+
+@pytest.mark.parametrize(
+    ("labels", "profile", "needed"),
+    [
+        (("workflow::access-request", "risk::medium", "state::in-progress"), "assisted", False),
+        (("workflow::access-request", "risk::medium", "state::in-progress"), "manual", True),
+        (("workflow::access-request", "risk::high", "state::in-progress"), "assisted", True),
+        (("workflow::access-request", "risk::medium", "state::approved"), "assisted", True),
+    ],
+    ids=["no processing gate", "manual profile", "raised to high", "approved always"],
+)
+def test_in_progress_needs_history_only_behind_a_processing_gate(
+    labels: tuple[str, ...], profile: str, needed: bool
+) -> None:
+    item = WorkItem(8, "Access", "Body.", Actor("paul"), labels=labels)
+    config = Config.model_validate({"policy": {"profile": profile}})
+    ctx = ItemContext(item)
+    assert needs_history(ctx, workflows=WORKFLOWS, bot_login=BOT, config=config) is needed  # type: ignore[arg-type]

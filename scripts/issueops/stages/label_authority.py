@@ -127,16 +127,28 @@ def _workflow_changed(item: WorkItem, comments: tuple[Comment, ...], bot_login: 
     return assessed_workflow is not None and current != [assessed_workflow]
 
 
-def needs_history(ctx: ItemContext, *, workflows: Mapping[str, Risk], bot_login: str) -> bool:
+def needs_history(
+    ctx: ItemContext, *, workflows: Mapping[str, Risk], bot_login: str, config: Config | None = None
+) -> bool:
     """Whether a decision on this open item depends on who applied its labels (or when it was
-    closed). False for an item as the pipeline left it, so unchanged items cost no read."""
+    closed). False for an item as the pipeline left it, so unchanged items cost no read.
+    With `config`, `state::in-progress` needs it only where a gate before processing applies."""
     item = ctx.item
     if item.state != "open":
         return False
     states = {s for s in (parse_state(x) for x in item.labels) if s is not None}
-    if states & GATED:
-        return True
     floor = risk_floor(item, ctx.comments, workflows, bot_login)
+    gated = states & GATED
+    if gated == {State.IN_PROGRESS} and config is not None:
+        risk = (
+            _max_risk([*risk_labels(item), *([floor] if floor else [])])
+            if risk_labels(item) or floor
+            else "high"
+        )
+        if not gates_for(config.policy.profile, risk).before_processing:
+            gated = set()  # honoured whoever applied it (the strictest risk has no such gate)
+    if gated:
+        return True
     if floor is not None and any(RISK_ORDER.index(r) < RISK_ORDER.index(floor) for r in risk_labels(item)):
         return True
     if states & PAST_ASSIGNMENT and _workflow_changed(item, ctx.comments, bot_login):
