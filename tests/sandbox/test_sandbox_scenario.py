@@ -121,3 +121,13 @@ def test_broken_scenarios_name_file_and_line(tmp_path: Path, text: str, line: in
 def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the scenario"):
         load_scenario(tmp_path / "absent.yml")
+
+
+def test_a_duplicate_key_in_a_scenario_names_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yml"
+    path.write_text("repo: a/b\nusers: []\nrepo: c/d\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.col) == (3, 1)
+    assert "duplicate key 'repo' (first at line 1)" in problem.message

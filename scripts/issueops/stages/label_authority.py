@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from issueops.approvals.activity import is_own
-from issueops.approvals.policy import gates_for
 from issueops.approvals.status import CLOSED_KEY, parse_closed_note
+from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
 from issueops.core.comments import bot_comment
 from issueops.core.model import (
