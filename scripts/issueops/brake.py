@@ -62,6 +62,7 @@ class Brake:
         self.event_item = event_item
         self.live = live  # False for a --dry-run: plan, never write (not even the alert issue)
         self.state = BrakeState()
+        self.checked = False  # before() read the brake's state: only then may after() trip it
         self._permissions: dict[str, Permission] = {}
 
     # --- before the stages -------------------------------------------------------------------
@@ -73,6 +74,7 @@ class Brake:
         brake's state is unknown) and its stages are deferred like after any budget stop."""
         try:
             self._before(scan_manual)
+            self.checked = True
         except BudgetExhausted as stop:
             self.summary.budget_stop = str(stop)  # the governor has recorded api.budget_stop
             self.rt.dry_run = self.summary.dry_run = True
@@ -244,7 +246,7 @@ class Brake:
     def after(self) -> None:
         """Evaluate the trip conditions on the telemetry, this run's own lines included."""
         braked = self.state.alert is not None and self.state.resumed_by is None
-        if braked or not self.cfg.enabled or self.state.tripped:
+        if braked or not self.cfg.enabled or self.state.tripped or not self.checked:
             self.summary.brake = self.state.as_dict()
             return
         trip = rules.evaluate(self._read(), self.cfg, self.wall_clock())
