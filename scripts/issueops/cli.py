@@ -126,6 +126,38 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
 # --- configuration -----------------------------------------------------------------------------
 
 
+# --- the fleet: every repository the GitHub App is installed on ------------------------------
+
+
+@main.group()
+def fleet() -> None:
+    """Org scale: the repositories a GitHub App installation reaches (see docs/operations.md)."""
+
+
+@fleet.command("matrix")
+@click.option("--owner", help="Only the installation on this account [default: the owner of --repo, if set].")
+@click.option("--topic", help="Only repositories with this topic.")
+@click.option(
+    "--with-config",
+    "config_file",
+    help="Only repositories that have this file on their default branch (e.g. .github/issueops.yml).",
+)
+@click.pass_context
+@handle_errors
+def fleet_matrix(ctx: click.Context, owner: str | None, topic: str | None, config_file: str | None) -> None:
+    """Print the repositories as a JSON `strategy.matrix` ({"repo": [...]}) on one line.
+
+    Acts as the App: ISSUEOPS_APP_ID and ISSUEOPS_APP_PRIVATE_KEY (or ..._FILE) must be set.
+    """
+    from issueops.fleet import FleetFilter, fleet_repositories, matrix
+
+    opts = _options(ctx)
+    if owner is None and opts.repo:
+        owner = opts.repo.split("/", 1)[0]
+    found = fleet_repositories(opts, FleetFilter(owner=owner, topic=topic, config_file=config_file))
+    click.echo(json.dumps(matrix(found), separators=(",", ":")))
+
+
 @main.command()
 @click.pass_context
 @handle_errors
