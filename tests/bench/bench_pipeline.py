@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from throughput import table
+
 from github import Auth, Github
 from issueops.app import run_stages
 from issueops.core.options import Options
@@ -35,7 +37,6 @@ from issueops.sandbox.inprocess import activate
 from issueops.sandbox.ratelimit import Limits
 from issueops.sandbox.sandbox import Sandbox
 from issueops.sources.base import FetchResult
-from throughput import table
 
 REPO = "acme/ops"
 ROOT = Path(__file__).resolve().parents[2]
@@ -388,7 +389,9 @@ def main() -> None:
         f"{sum(c.wall for c in settle):.1f} s ({len(settle)} runs), no-change run {again.wall:.1f} s, "
         f"naive {n_assign.wall + n_process.wall + n_rerun.wall:.1f} s; total {total:.1f} s"
     )
-    print("\nThroughput ceiling (new items an hour through assign + process, from the counted requests above)")
+    print(
+        "\nThroughput ceiling (new items an hour through assign + process, from the counted requests above)"
+    )
     counted_each = sum(c.counted / max(c.transitioned, 1) for c in (assign, process))
     creates_each = sum(c.creates / max(c.transitioned, 1) for c in (assign, process))
     for line in table(counted_each, creates_each):

@@ -325,3 +325,46 @@ def test_a_fleet_run_leaves_each_repository_as_a_single_repository_run_would(
             alone.run(name, config=config)
         assert _state(fleet_org, name) == _state(alone, name), name
         assert any(issue.labels for issue in fleet_org.fleet.repo(name).issues.values())
+
+
+def test_fleet_shards_write_their_summaries_and_one_report_aggregates_them(
+    org_factory: Any, tmp_path: Path
+) -> None:
+    """The workflow's shape through the CLI: matrix, one dry shard per repository writing its
+    summary file, then `fleet report` over the downloaded folder (one shard never reported)."""
+    names = ["acme/api", "acme/ops", "acme/web"]
+    org = org_factory([_scenario(n) for n in names], start=datetime.now(UTC))
+    config = write_config(tmp_path / "cfg", profile="autonomous")
+    listed = _matrix(org, "--owner", "acme")["repo"]
+    assert listed == names
+    shards = tmp_path / "shards"
+    for index, name in enumerate(listed[:2]):
+        env = {**org.env(), "ISSUEOPS_SUMMARY_FILE": str(shards / f"shard-{index}" / "summary.json")}
+        result = CliRunner().invoke(
+            main,
+            [
+                "--repo",
+                name,
+                "--api-url",
+                org.server.url,
+                "--config",
+                str(config),
+                "--schemas",
+                str(SCHEMAS),
+                "--telemetry",
+                str(tmp_path / "telemetry" / str(index)),
+                "--dry-run",
+                "assign",
+            ],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+    assert all(not e.write for n in names for e in org.fleet.repo(n).ledger), "dry shards send no write"
+
+    report = CliRunner().invoke(
+        main, ["fleet", "report", str(shards)], env={"ISSUEOPS_FLEET_MATRIX": json.dumps({"repo": listed})}
+    )
+
+    assert report.exit_code == 1, "a repository without a summary fails the report job"
+    assert "| acme/api | assign |" in report.output and "| acme/ops | assign |" in report.output
+    assert "Missing (the shard left no summary: see its job log): acme/web" in report.output

@@ -34,9 +34,11 @@ def fleet(key: rsa.RSAPrivateKey) -> Iterator[tuple[Fleet, App]]:
     fleet = Fleet()
     for name in ("acme/ops", "acme/web", "other/x"):
         fleet.add_repo(name)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     app = fleet.add_app("issueops-app", public, owner="acme")
     fleet.install(app, "acme")
     with activate(fleet):
@@ -157,5 +159,7 @@ def test_repositories_share_one_clock_and_one_budget(fleet: tuple[Fleet, App]) -
     second = requests.get(f"{sb.base_url}/repos/acme/web/issues", headers=headers, timeout=5)
     assert int(first.headers["x-ratelimit-remaining"]) - int(second.headers["x-ratelimit-remaining"]) == 1
     assert ops.clock is web.clock is sb.clock
-    assert requests.get(f"{sb.base_url}/repos/acme/nope/issues", headers=headers, timeout=5).status_code == 404
+    assert (
+        requests.get(f"{sb.base_url}/repos/acme/nope/issues", headers=headers, timeout=5).status_code == 404
+    )
     assert ops.state.repo.id != web.state.repo.id
