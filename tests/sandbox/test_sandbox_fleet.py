@@ -163,3 +163,81 @@ def test_repositories_share_one_clock_and_one_budget(fleet: tuple[Fleet, App]) -
         requests.get(f"{sb.base_url}/repos/acme/nope/issues", headers=headers, timeout=5).status_code == 404
     )
     assert ops.state.repo.id != web.state.repo.id
+
+
+# --- fleet scenarios -------------------------------------------------------------------------------
+
+
+def _fleet_yaml(tmp_path: Any, key: rsa.RSAPrivateKey, installation: str) -> Any:
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    (tmp_path / "app.pub.pem").write_text(public, encoding="utf-8")
+    path = tmp_path / "fleet.yml"
+    path.write_text(
+        "clock: {start: 2026-11-23T09:00:00Z}\n"
+        "repos:\n"
+        "  - {repo: acme/ops, topics: [issueops], labels: [{name: incident}]}\n"
+        "  - {repo: acme/web}\n"
+        "apps:\n"
+        "  - {slug: issueops-app, owner: acme, id: 4242, public_key_file: app.pub.pem}\n"
+        "installations:\n"
+        f"  - {installation}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_fleet_scenario_builds_repositories_apps_and_installations(
+    tmp_path: Any, key: rsa.RSAPrivateKey
+) -> None:
+    from issueops.sandbox.fleet_scenario import fleet_from_scenario
+
+    fleet = fleet_from_scenario(
+        _fleet_yaml(tmp_path, key, "{app: issueops-app, account: acme, repositories: [ops]}")
+    )
+
+    assert sorted(fleet.repos) == ["acme/ops", "acme/web"]
+    assert fleet.topics["acme/ops"] == ["issueops"] and "incident" in fleet.repo("acme/ops").labels
+    (installation,) = fleet.apps.installations.values()
+    assert installation.app.id == 4242 and fleet.reachable(installation) == ["acme/ops"]
+    assert fleet.repo("acme/ops").clock is fleet.clock and fleet.clock.now().year == 2026
+    assert fleet.repo("acme/ops").users["issueops-app[bot]"].type == "Bot"
+
+
+@pytest.mark.parametrize(
+    ("installation", "line", "message"),
+    [
+        ("{app: other-app, account: acme}", 8, "no app 'other-app' in `apps`"),
+        ("{app: issueops-app, account: acme, repositories: [nope]}", 8, "'nope' is not one of the fleet's"),
+        ("{app: issueops-app, account: acme, colour: red}", 8, "unknown key 'colour' in an installation"),
+        ("{app: issueops-app, account: acme, permissions: {issues: all}}", 8, "permissions map a name"),
+    ],
+    ids=["unknown-app", "unknown-repository", "unknown-key", "bad-permission"],
+)
+def test_fleet_scenario_problems_name_the_line(
+    tmp_path: Any, key: rsa.RSAPrivateKey, installation: str, line: int, message: str
+) -> None:
+    from issueops.core.errors import ConfigError
+    from issueops.sandbox.fleet_scenario import fleet_from_scenario
+
+    path = _fleet_yaml(tmp_path, key, installation)
+    with pytest.raises(ConfigError) as caught:
+        fleet_from_scenario(path)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == (str(path), line) and message in problem.message
+
+
+def test_a_problem_inside_a_repository_names_its_line(tmp_path: Any) -> None:
+    from issueops.core.errors import ConfigError
+    from issueops.sandbox.fleet_scenario import load_fleet
+
+    path = tmp_path / "fleet.yml"
+    path.write_text(
+        "repos:\n  - repo: acme/ops\n    users:\n      - {login: a, permission: root}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_fleet(path)
+    assert [p.line for p in caught.value.problems] == [4]

@@ -27,7 +27,7 @@ DOCS_APP_JWT = (
     "https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/"
     "generating-a-json-web-token-jwt-for-a-github-app"
 )
-_LEVELS = {"read": 1, "write": 2, "admin": 3}
+LEVELS = {"read": 1, "write": 2, "admin": 3}
 DEFAULT_PERMISSIONS = {"issues": "write", "contents": "write", "pull_requests": "write", "metadata": "read"}
 
 
@@ -76,7 +76,7 @@ def _jwt_error(message: str) -> ApiError:
 def permits(granted: Mapping[str, str], name: str, level: str) -> bool:
     """Does `granted` hold permission `name` at `level` (write implies read)?"""
     have = granted.get(name)
-    return have is not None and _LEVELS.get(have, 0) >= _LEVELS[level]
+    return have is not None and LEVELS.get(have, 0) >= LEVELS[level]
 
 
 class AppRegistry:
@@ -214,7 +214,7 @@ class AppRegistry:
         granted = dict(installation.permissions)
         if permissions is not None:
             for name, level in permissions.items():
-                if level not in _LEVELS or not permits(installation.permissions, name, level):
+                if level not in LEVELS or not permits(installation.permissions, name, level):
                     raise ApiError(422, "The permissions requested are not granted to this installation.")
             granted = {name: str(level) for name, level in permissions.items()}
             granted.setdefault("metadata", "read")

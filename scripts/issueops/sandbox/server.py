@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import yaml
+
+from issueops.sandbox.fleet_scenario import fleet_from_scenario, is_fleet
 from issueops.sandbox.http import SandboxResponse, SandboxTimeout, Served
 from issueops.sandbox.scenario import from_scenario
 
@@ -101,9 +104,19 @@ def serve(sandbox: Served, port: int = 0) -> RunningServer:
     return RunningServer(sandbox.base_url, server, thread)
 
 
+def _is_fleet_file(scenario: Path) -> bool:
+    """A fleet scenario (`repos:`, apps, installations) rather than one repository's."""
+    try:
+        return is_fleet(yaml.safe_load(scenario.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError):
+        return False  # the single-scenario loader reports it, naming the file
+
+
 def serve_forever(scenario: Path, port: int, announce: Callable[[str], None]) -> None:
     """`issueops sandbox serve`: load the scenario, announce the base URL, serve until interrupted."""
-    sandbox = from_scenario(scenario)
+    sandbox: Served = (
+        from_scenario(scenario) if not _is_fleet_file(scenario) else fleet_from_scenario(scenario)
+    )
     server = _make_server(sandbox, port)
     announce(sandbox.base_url)
     try:
