@@ -368,3 +368,33 @@ def test_fleet_shards_write_their_summaries_and_one_report_aggregates_them(
     assert report.exit_code == 1, "a repository without a summary fails the report job"
     assert "| acme/api | assign |" in report.output and "| acme/ops | assign |" in report.output
     assert "Missing (the shard left no summary: see its job log): acme/web" in report.output
+
+
+def test_the_cli_refuses_a_repository_outside_the_installation_with_the_fix(
+    org_factory: Any, tmp_path: Path
+) -> None:
+    org = org_factory(
+        [_scenario("acme/ops"), _scenario("acme/web")], installed=["ops"], start=datetime.now(UTC)
+    )
+    config = write_config(tmp_path / "cfg", profile="autonomous")
+    result = CliRunner().invoke(
+        main,
+        [
+            "--repo",
+            "acme/web",
+            "--api-url",
+            org.server.url,
+            "--config",
+            str(config),
+            "--schemas",
+            str(SCHEMAS),
+            "--telemetry",
+            str(tmp_path / "telemetry"),
+            "assign",
+        ],
+        env=org.env(),
+    )
+    assert result.exit_code == 1
+    assert "error: acme/web: the GitHub App issueops-app is not installed on this repository" in result.output
+    assert "fix: install the App on acme/web" in result.output
+    assert "PRIVATE KEY" not in result.output
