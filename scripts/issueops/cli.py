@@ -475,6 +475,47 @@ def sandbox_serve(scenario: Path, port: int) -> None:
     serve_forever(scenario, port, announce=lambda url: click.echo(url, err=False))
 
 
+@main.command("assign-eval")
+@click.argument("items", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Ask the real GitHub Models endpoint (assign.model settings, token from --token-env) "
+    "instead of the set's scripted answers.",
+)
+@click.option(
+    "--ask",
+    type=click.Choice(["all", "unmatched"]),
+    default="all",
+    show_default=True,
+    help="Which items the model is asked about; `all` measures agreement with the rules.",
+)
+@click.pass_context
+@handle_errors
+def assign_eval(ctx: click.Context, items: Path, live: bool, ask: str) -> None:
+    """Needs-human rate and accuracy on a labelled set: rules alone vs rules + model."""
+    from issueops.app import load_definitions
+    from issueops.evaluate import run_eval
+
+    opts = _options(ctx)
+    config, workflows, _ = load_definitions(opts)
+    result = run_eval(
+        items, config, workflows, live=live, token=opts.token, token_env=opts.token_env, ask=ask
+    )
+    _emit(opts, {**result.summary(), "rows": [_eval_row(r) for r in result.rows]}, result.human())
+
+
+def _eval_row(row: Any) -> dict[str, Any]:
+    return {
+        "item": row.item.number,
+        "title": row.item.title,
+        "expected": row.item.expected,
+        "rules": row.rules,
+        "rules_and_model": row.assisted,
+        "model": row.note,
+    }
+
+
 # --- telemetry -----------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from issueops.core.errors import ConfigError, Problem
 from issueops.core.yamlpos import DataPath, SourceMap, read_yaml
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
+from issueops.sandbox.inference import Scripted
 from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS, Issue
 from issueops.sandbox.ratelimit import Limits
 from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
@@ -35,7 +36,9 @@ _TOP = {
     "branches",
     "issues",
     "pulls",
+    "inference",
 }
+_INFERENCE = {"answers", "default"}
 _USER = {"login", "token", "permission", "type", "name", "email", "rate_limit"}
 _TEAM = {"slug", "name", "members", "maintainers", "permission"}
 _LABEL = {"name", "color", "description"}
@@ -167,6 +170,23 @@ def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None
         for key, value in limits.items():
             if not isinstance(value, int) or value < 0:
                 c.fail(limits, key, f"rate_limit.{key} must be a non-negative integer")
+    inference = data.get("inference")
+    if inference is not None and c.keys(inference, _INFERENCE, "inference"):
+        for entry in c.items(inference, "answers"):
+            if not isinstance(entry, dict):
+                c.fail(inference, "answers", "inference.answers: each answer is a mapping (match, answer...)")
+                continue
+            try:
+                Scripted.from_mapping(entry)
+            except (TypeError, ValueError) as exc:
+                c.fail(entry, None, f"inference.answers: {exc}")
+        default = inference.get("default")
+        if default is not None and not isinstance(default, dict):
+            c.fail(
+                inference,
+                "default",
+                "inference.default must be an answer mapping (workflow, confidence, reason)",
+            )
     for user in c.items(data, "users"):
         if c.keys(user, _USER, "a user", ("login",)):
             c.permission(user, "permission")
@@ -319,6 +339,10 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             state.set_state(
                 issue, "closed", spec.get("state_reason") or "completed", issue.user, when=issue.updated_at
             )
+    inference = data.get("inference") or {}
+    sb.inference.add(*(dict(entry) for entry in inference.get("answers") or []))
+    if inference.get("default") is not None:
+        sb.inference.default = dict(inference["default"])
     for spec in data.get("pulls") or []:
         pull = state.add_pull(
             str(spec["title"]),
