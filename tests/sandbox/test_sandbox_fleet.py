@@ -241,3 +241,24 @@ def test_a_problem_inside_a_repository_names_its_line(tmp_path: Any) -> None:
     with pytest.raises(ConfigError) as caught:
         load_fleet(path)
     assert [p.line for p in caught.value.problems] == [4]
+
+
+def test_link_urls_by_repository_id_reach_the_right_repository_and_keep_the_tokens_scope(
+    fleet: tuple[Fleet, App],
+) -> None:
+    sb, _ = fleet
+    web = sb.repo("acme/web")
+    for n in range(120):
+        web.add_issue(f"item {n}")
+    installation = next(iter(sb.apps.installations.values()))
+    scoped = sb.apps.mint(installation, sb.reachable(installation), repositories=["web"])
+    headers = {"Authorization": f"token {scoped.token}"}
+    first = requests.get(f"{sb.base_url}/repos/acme/web/issues?per_page=100", headers=headers, timeout=5)
+    following = requests.get(first.links["next"]["url"], headers=headers, timeout=5)
+    assert f"/repositories/{web.state.repo.id}/" in first.links["next"]["url"]
+    assert (len(first.json()), following.status_code, len(following.json())) == (100, 200, 20)
+    ops_id = sb.repo("acme/ops").state.repo.id
+    outside = requests.post(
+        f"{sb.base_url}/repositories/{ops_id}/issues", headers=headers, json={"title": "x"}, timeout=5
+    )
+    assert outside.status_code == 403, "a repository reached by id is still outside the token"
