@@ -398,3 +398,12 @@ def test_the_cli_refuses_a_repository_outside_the_installation_with_the_fix(
     assert "error: acme/web: the GitHub App issueops-app is not installed on this repository" in result.output
     assert "fix: install the App on acme/web" in result.output
     assert "PRIVATE KEY" not in result.output
+
+
+def test_a_budget_too_small_for_the_apps_setup_is_a_budget_stop(org_factory: Any, tmp_path: Path) -> None:
+    org = org_factory([_scenario("acme/ops")])
+
+    summary = org.run("acme/ops", config=write_config(tmp_path / "cfg", profile="autonomous"), max_requests=1)
+
+    assert summary.budget_stop and summary.exit_code == 0 and summary.items_changed == 0
+    assert [e for e in org.fleet.repo("acme/ops").ledger if e.write] == []

@@ -97,8 +97,7 @@ class PyGithubAdapter:
                 governor=governor,
                 timeout=timeout,
             )
-            installation = app_auth.installation_id or self._app.installation_for(repo)
-            self.installation_auth = self._app.installation_auth(int(installation))
+            self.installation_auth = self._app.installation_auth(app_auth.installation_id, repo=repo)
             auth = self.installation_auth
         self._github = Github(
             auth=auth,

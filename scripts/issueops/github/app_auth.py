@@ -200,8 +200,19 @@ class AppClient:
         expires = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00"))
         return Minted(token, expires.astimezone(UTC))
 
-    def installation_auth(self, installation_id: int) -> InstallationTokenAuth:
-        return InstallationTokenAuth(lambda: self.mint(installation_id), self.governor.clock)
+    def installation_auth(
+        self, installation_id: int | None = None, *, repo: str = ""
+    ) -> InstallationTokenAuth:
+        """Tokens of `installation_id`, or of the installation on `repo`: looked up with the first
+        token, inside the run's first request, so the lookup is budgeted like any request."""
+        found: list[int] = [installation_id] if installation_id is not None else []
+
+        def mint() -> Minted:
+            if not found:
+                found.append(self.installation_for(repo))
+            return self.mint(found[0])
+
+        return InstallationTokenAuth(mint, self.governor.clock)
 
     def installation_repositories(self, installation_id: int) -> list[dict[str, Any]]:
         """The repositories an installation reaches (GET /installation/repositories, all pages)."""
