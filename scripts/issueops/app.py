@@ -180,7 +180,10 @@ def open_session(
     api_url = check_api_url(opts.api_url)
     cache_path = cache_path or Path(config.api.cache_path)
     telemetry = TelemetrySink(
-        opts.telemetry_dir, repo, command=command, secret_env=("GITHUB_TOKEN", opts.token_env)
+        opts.telemetry_dir,
+        repo,
+        command=command,
+        secret_env=("GITHUB_TOKEN", opts.token_env, "ISSUEOPS_APP_PRIVATE_KEY"),
     )
     settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
     governor = Governor(
@@ -189,16 +192,7 @@ def open_session(
         on_event=lambda event, fields: _record(telemetry, event, fields),
         cache=EtagCache.load(cache_path),
     )
-    if port_factory is not None:
-        port = port_factory(governor)
-    else:
-        from issueops.github.adapter import PyGithubAdapter
-
-        token = _require(
-            opts.token,
-            f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write",
-        )
-        port = PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
+    port = port_factory(governor) if port_factory is not None else _adapter(opts, repo, api_url, governor)
     session = Session(port=port, governor=governor, telemetry=telemetry)
     try:
         yield session
@@ -209,6 +203,39 @@ def open_session(
         else:
             governor.save_cache()
         telemetry.close()
+
+
+def app_credentials(opts: Options) -> tuple[str, str] | None:
+    """(App ID, private key) when `ISSUEOPS_APP_ID` is set: the run then acts as the App."""
+    if opts.app_id is None:
+        return None
+    key = _require(
+        opts.app_private_key,
+        "ISSUEOPS_APP_ID is set but no private key: set ISSUEOPS_APP_PRIVATE_KEY to the App's PEM "
+        "key (or ISSUEOPS_APP_PRIVATE_KEY_FILE to its path)",
+    )
+    return opts.app_id, key
+
+
+def _adapter(opts: Options, repo: str, api_url: str, governor: Governor) -> GitHubPort:
+    """The PyGithub adapter, as the GitHub App when its credentials are set, else with the token."""
+    from issueops.github.adapter import AppAuth, PyGithubAdapter
+
+    app = app_credentials(opts)
+    if app is not None:
+        return PyGithubAdapter(
+            repo,
+            api_url=api_url,
+            app_auth=AppAuth(app_id=app[0], private_key=app[1]),
+            governor=governor,
+            dry_run=opts.dry_run,
+        )
+    token = _require(
+        opts.token,
+        f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write, "
+        "or ISSUEOPS_APP_ID and ISSUEOPS_APP_PRIVATE_KEY to act as a GitHub App",
+    )
+    return PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
 
 
 def build_stages(

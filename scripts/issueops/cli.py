@@ -265,6 +265,84 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
 # --- configuration -----------------------------------------------------------------------------
 
 
+# --- the fleet: every repository the GitHub App is installed on ------------------------------
+
+
+@main.group()
+def fleet() -> None:
+    """Org scale: the repositories a GitHub App installation reaches (see docs/operations.md)."""
+
+
+@fleet.command("matrix")
+@click.option("--owner", help="Only the installation on this account [default: the owner of --repo, if set].")
+@click.option("--topic", help="Only repositories with this topic.")
+@click.option(
+    "--with-config",
+    "config_file",
+    help="Only repositories that have this file on their default branch (e.g. .github/issueops.yml).",
+)
+@click.pass_context
+@handle_errors
+def fleet_matrix(ctx: click.Context, owner: str | None, topic: str | None, config_file: str | None) -> None:
+    """Print the repositories as a JSON `strategy.matrix` ({"repo": [...]}) on one line.
+
+    Acts as the App: ISSUEOPS_APP_ID and ISSUEOPS_APP_PRIVATE_KEY (or ..._FILE) must be set.
+    """
+    from issueops import actions_env
+    from issueops.fleet import FleetFilter, fleet_repositories, matrix
+
+    opts = _options(ctx)
+    if owner is None and opts.repo:
+        owner = opts.repo.split("/", 1)[0]
+    found = fleet_repositories(opts, FleetFilter(owner=owner, topic=topic, config_file=config_file))
+    text = json.dumps(matrix(found), separators=(",", ":"))
+    click.echo(text)
+    if actions_env.in_actions(opts.env):
+        actions_env.set_outputs(opts.env, {"matrix": text, "count": str(len(found))})
+
+
+@fleet.command("report")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--expected",
+    envvar="ISSUEOPS_FLEET_MATRIX",
+    help='The matrix the shards ran ({"repo": [...]}): a repository without a summary is reported '
+    "as missing [env: ISSUEOPS_FLEET_MATRIX].",
+)
+@click.pass_context
+@handle_errors
+def fleet_report(ctx: click.Context, folder: Path, expected: str | None) -> None:
+    """One Markdown report from the shards' summaries (the *.json files under FOLDER).
+
+    Exits 1 when a shard failed or left no summary, so the aggregating job shows it.
+    """
+    from issueops import actions_env
+    from issueops.fleet import aggregate, read_shard_summaries, report_markdown
+
+    opts = _options(ctx)
+    report = aggregate(read_shard_summaries(folder), expected_repositories(expected))
+    markdown = report_markdown(report)
+    click.echo(markdown)
+    if actions_env.in_actions(opts.env):
+        actions_env.append_step_summary(opts.env, markdown)
+    if report.failed or report.missing:
+        sys.exit(1)
+
+
+def expected_repositories(text: str | None) -> list[str] | None:
+    """The repositories of a `fleet matrix` document, or None when not given."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        repos = data["repo"]
+        if not isinstance(repos, list):
+            raise TypeError("repo")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f'--expected: not a fleet matrix ({{"repo": [...]}}): {exc}') from None
+    return [str(r) for r in repos]
+
+
 @main.command()
 @click.pass_context
 @handle_errors
@@ -338,6 +416,11 @@ def _finish(opts: Options, summary: RunSummary) -> None:
 
     data = summary.as_dict()
     _emit(opts, data, human_summary(summary))
+    shard_file = opts.env.get("ISSUEOPS_SUMMARY_FILE", "").strip()
+    if shard_file:  # a fleet shard: its summary, for the job that aggregates the fleet's report
+        from issueops.fleet import write_shard_summary
+
+        write_shard_summary(Path(shard_file), opts.repo or "", data)
     if actions_env.in_actions(opts.env):
         for failure in summary.failures:
             target = failure["target"]

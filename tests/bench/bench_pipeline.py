@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
+
+from throughput import table
 
 from github import Auth, Github
 from issueops.app import run_stages
@@ -139,6 +142,12 @@ class Cost:
     wall: float
     virtual: float
     transitioned: int = 0
+    creates: int = 0  # content-creating requests that succeeded (GitHub's secondary limit counts them)
+
+
+def _creates(sandbox: Sandbox, method: str, path: str, status: int) -> bool:
+    matched = sandbox.router.match(method, urlsplit(path).path)
+    return matched is not None and matched[0].creates and status < 400
 
 
 def measure(sandbox: Sandbox, work: Callable[[], T]) -> tuple[T, Cost]:
@@ -156,6 +165,7 @@ def measure(sandbox: Sandbox, work: Callable[[], T]) -> tuple[T, Cost]:
         wall=wall,
         virtual=sandbox.clock.timestamp() - virtual,
         transitioned=sum(1 for n, s in after.items() if before.get(n) != s),
+        creates=sum(1 for e in served if _creates(sandbox, e.method, e.path, e.status)),
     )
 
 
@@ -379,6 +389,13 @@ def main() -> None:
         f"{sum(c.wall for c in settle):.1f} s ({len(settle)} runs), no-change run {again.wall:.1f} s, "
         f"naive {n_assign.wall + n_process.wall + n_rerun.wall:.1f} s; total {total:.1f} s"
     )
+    print(
+        "\nThroughput ceiling (new items an hour through assign + process, from the counted requests above)"
+    )
+    counted_each = sum(c.counted / max(c.transitioned, 1) for c in (assign, process))
+    creates_each = sum(c.creates / max(c.transitioned, 1) for c in (assign, process))
+    for line in table(counted_each, creates_each):
+        print(line)
     print(
         "  notes: labels are added and removed one change at a time (POST/DELETE on the issue's labels),\n"
         "  never rewritten whole, so a label a person adds meanwhile is never lost: assign pays one\n"

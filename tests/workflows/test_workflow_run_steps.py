@@ -246,6 +246,8 @@ def _resolve(
         "github": {"token": TOKEN, "action_path": "/action", "api_url": "https://api.github.com"},
         "steps": {},
         "runner": {"temp": str(tmp_path)},
+        "matrix": {"repo": "acme/web"},
+        "secrets": {},
     }
     base = {
         "PATH": f"{bindir}:{os.environ['PATH']}",
@@ -405,6 +407,24 @@ CHAIN_CASES = [
         [["--dry-run", "labels", "sync"]],
     ),
 ]
+CHAIN_CASES += [
+    (
+        "issueops-fleet.yml",
+        "issueops fleet shard",
+        "workflow_dispatch",
+        {"stage": "assign", "dry_run": False, "limit": "5", "max_requests": "", "item": ""},
+        {"ISSUEOPS_APP_ID": "123456"},
+        [["--repo", "acme/web", "--limit", "5", "assign"]],
+    ),
+    (
+        "issueops-fleet.yml",
+        "issueops fleet shard",
+        "schedule",
+        NO_INPUTS,
+        {},
+        [["--repo", "acme/web", "--dry-run", "run"]],
+    ),
+]
 CHAIN_IDS = [
     "assign on schedule, ISSUEOPS_LIVE unset: dry",
     "assign on schedule, live",
@@ -421,6 +441,8 @@ CHAIN_IDS = [
     "report: Markdown then HTML",
     "composite action on a comment",
     "composite action: item ignored by labels sync",
+    "fleet shard by hand: the chosen stage on the shard's repository, as the App (no --bot-login)",
+    "fleet shard on schedule: the whole pipeline, dry until live",
 ]
 
 

@@ -37,6 +37,29 @@ class Options:
         """Read at use, never stored in a repr, a log line or telemetry."""
         return self.env.get(self.token_env) or None
 
+    @property
+    def app_id(self) -> str | None:
+        """The GitHub App to act as (`ISSUEOPS_APP_ID`); when set, App authentication is used."""
+        return self.env.get("ISSUEOPS_APP_ID", "").strip() or None
+
+    @property
+    def app_private_key(self) -> str | None:
+        """The App's private key: `ISSUEOPS_APP_PRIVATE_KEY` (the PEM text) or the file named by
+        `ISSUEOPS_APP_PRIVATE_KEY_FILE`. Read at use, never stored."""
+        text = self.env.get("ISSUEOPS_APP_PRIVATE_KEY", "").strip()
+        if text:
+            return text.replace("\\n", "\n") + "\n"
+        path = self.env.get("ISSUEOPS_APP_PRIVATE_KEY_FILE", "").strip()
+        if not path:
+            return None
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(
+                f"ISSUEOPS_APP_PRIVATE_KEY_FILE={path}: cannot read it ({exc.strerror}); "
+                "give the path of the App's .pem file"
+            ) from None
+
 
 def check_repo(value: str | None) -> str:
     """`OWNER/NAME`, or a UserError naming the option and the fix (checked when a command needs it)."""

@@ -20,10 +20,11 @@ from urllib.parse import quote
 
 import requests
 
-from github import Auth, Github, GithubException, GithubIntegration
+from github import Auth, Github, GithubException
 from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 from issueops.github import convert
+from issueops.github.app_auth import AppClient
 from issueops.github.classify import HINTS, UncertainWrite, auth_hint, code_for_status
 from issueops.github.governor import Governor
 from issueops.github.port import GitHubPort, LabelSpec
@@ -37,11 +38,12 @@ _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class AppAuth:
-    """GitHub App credentials: the app, its private key (PEM), and the installation to act as."""
+    """GitHub App credentials: the app, its private key (PEM), and the installation to act as
+    (None: the one installed on the repository, found with GET /repos/{owner}/{repo}/installation)."""
 
     app_id: int | str
     private_key: str = field(repr=False)
-    installation_id: int
+    installation_id: int | None = None
 
 
 def blob_sha(content: str) -> str:
@@ -84,11 +86,19 @@ class PyGithubAdapter:
         self._api_url = api_url.rstrip("/")
         self._app_auth = app_auth
         auth: Auth.Auth | None = None
+        self._app: AppClient | None = None
         if token:
             auth = Auth.Token(token)
         elif app_auth is not None:
-            governor.add_secret(app_auth.private_key)
-            auth = Auth.AppInstallationAuth(self._pygithub_app_auth(), int(app_auth.installation_id))
+            self._app = AppClient(
+                app_auth.app_id,
+                app_auth.private_key,
+                api_url=self._api_url,
+                governor=governor,
+                timeout=timeout,
+            )
+            self.installation_auth = self._app.installation_auth(app_auth.installation_id, repo=repo)
+            auth = self.installation_auth
         self._github = Github(
             auth=auth,
             base_url=self._api_url,
@@ -105,14 +115,12 @@ class PyGithubAdapter:
         self._commit_trees: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
         self._default_branch: str | None = None
 
-    def _pygithub_app_auth(self) -> Auth.AppAuth:
-        assert self._app_auth is not None
-        return Auth.AppAuth(self._app_auth.app_id, self._app_auth.private_key)
-
     def close(self) -> None:
         """Persist the conditional-request cache and release connections."""
         self.governor.save_cache()
         self._github.close()
+        if self._app is not None:
+            self._app.close()
 
     def __enter__(self) -> PyGithubAdapter:
         return self
@@ -218,14 +226,8 @@ class PyGithubAdapter:
     def whoami(self) -> Actor:
         if self._me is None:
             with self._calling("the authenticated identity"):
-                if self._app_auth is not None:
-                    app = GithubIntegration(
-                        auth=self._pygithub_app_auth(),
-                        base_url=self._api_url,
-                        user_agent=USER_AGENT,
-                        retry=None,
-                    ).get_app()
-                    self._me = Actor(f"{app.slug}[bot]", "Bot")
+                if self._app is not None:
+                    self._me = Actor(self._app.bot_login(), "Bot")
                 else:
                     status, data = self._status("GET", "/user")
                     if status == 403:  # "Resource not accessible by integration"

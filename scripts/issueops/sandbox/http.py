@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from issueops.sandbox.clock import VirtualClock
     from issueops.sandbox.models import User
     from issueops.sandbox.ratelimit import RateLimiter
     from issueops.sandbox.render import Renderer
@@ -133,3 +134,14 @@ class SandboxTimeout(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(f"sandbox injected a {kind} timeout")
         self.kind = kind
+
+
+class Served(Protocol):
+    """What a transport serves: a `Sandbox`, or a `Fleet` of them behind one base URL."""
+
+    clock: VirtualClock
+    base_url: str
+
+    def handle(
+        self, method: str, path_with_query: str, headers: Mapping[str, str], body: bytes | None
+    ) -> SandboxResponse: ...

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 import requests
 import responses
 
-from issueops.sandbox.http import SandboxTimeout
-from issueops.sandbox.sandbox import Sandbox
+from issueops.sandbox.http import SandboxTimeout, Served
 
 _METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
 
 
-def _callback(sandbox: Sandbox) -> Any:
+def _callback(sandbox: Served) -> Any:
     def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(request.url or "")
         path = split.path + (f"?{split.query}" if split.query else "")
@@ -48,7 +47,7 @@ def _prefix_pattern(base_url: str) -> str:
 
 
 @contextmanager
-def activate(sandbox: Sandbox, base_url: str | None = None) -> Iterator[responses.RequestsMock]:
+def activate(sandbox: Served, base_url: str | None = None) -> Iterator[responses.RequestsMock]:
     """Route every `requests` call to the sandbox's base URL through `sandbox.handle`.
 
     `base_url`, when given, replaces the sandbox's own first. Other URLs pass through to the

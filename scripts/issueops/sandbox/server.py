@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from issueops.sandbox.http import SandboxResponse, SandboxTimeout
-from issueops.sandbox.sandbox import Sandbox
+import yaml
+
+from issueops.sandbox.fleet_scenario import fleet_from_scenario, is_fleet
+from issueops.sandbox.http import SandboxResponse, SandboxTimeout, Served
 from issueops.sandbox.scenario import from_scenario
 
 
-def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+def _handler_for(sandbox: Served) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "issueops-sandbox"
@@ -83,15 +85,17 @@ class RunningServer:
         self._thread.join(timeout=5)
 
 
-def _make_server(sandbox: Sandbox, port: int) -> ThreadingHTTPServer:
+def _make_server(sandbox: Served, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(sandbox))
     server.daemon_threads = True
     sandbox.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     return server
 
 
-def serve(sandbox: Sandbox, port: int = 0) -> RunningServer:
-    """Start serving in a daemon thread; `port=0` picks a free port. Sets `sandbox.base_url`."""
+def serve(sandbox: Served, port: int = 0) -> RunningServer:
+    """Start serving in a daemon thread; `port=0` picks a free port. Sets `sandbox.base_url`.
+
+    `sandbox` is a `Sandbox` or a `Fleet` (several repositories and GitHub Apps)."""
     server = _make_server(sandbox, port)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="issueops-sandbox", daemon=True
@@ -100,9 +104,19 @@ def serve(sandbox: Sandbox, port: int = 0) -> RunningServer:
     return RunningServer(sandbox.base_url, server, thread)
 
 
+def _is_fleet_file(scenario: Path) -> bool:
+    """A fleet scenario (`repos:`, apps, installations) rather than one repository's."""
+    try:
+        return is_fleet(yaml.safe_load(scenario.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError):
+        return False  # the single-scenario loader reports it, naming the file
+
+
 def serve_forever(scenario: Path, port: int, announce: Callable[[str], None]) -> None:
     """`issueops sandbox serve`: load the scenario, announce the base URL, serve until interrupted."""
-    sandbox = from_scenario(scenario)
+    sandbox: Served = (
+        from_scenario(scenario) if not _is_fleet_file(scenario) else fleet_from_scenario(scenario)
+    )
     server = _make_server(sandbox, port)
     announce(sandbox.base_url)
     try:
