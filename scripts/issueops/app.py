@@ -18,7 +18,7 @@ import requests
 
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
-from issueops.core.errors import ConfigError, UserError
+from issueops.core.errors import BudgetExhausted, ConfigError, UserError
 from issueops.core.options import Options
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
@@ -193,8 +193,11 @@ def run_stages(
         rt.extra["html_base"] = _html_base(opts.api_url)
         runner = Runner(rt, summary)
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
-            for line in finish_interrupted(rt):
-                summary.rows.append(_repair_row(line))
+            try:
+                for line in finish_interrupted(rt):
+                    summary.rows.append(_repair_row(line))
+            except BudgetExhausted as stop:  # every stage is deferred, and the summary says why
+                summary.budget_stop, summary.outage = str(stop), stop.outage
         for stage in build_stages(names, event_item=event_item, fetch=fetch):
             runner.run_stage(stage)
         summary.orphans = rt.extra.get("orphans")

@@ -39,7 +39,11 @@ def human_summary(summary: RunSummary) -> str:
         f"requests: {summary.requests_made} made, {summary.requests_counted} counted against the limit; "
         f"{summary.duration_ms} ms"
     )
-    if summary.budget_stop:
+    if summary.outage:
+        why = summary.budget_stop
+        lines.append(f"stopped early: GitHub kept failing ({why}); the next run retries; deferred:")
+        lines.append("  " + ", ".join(summary.deferred))
+    elif summary.budget_stop:
         lines.append(f"stopped early to respect the API budget ({summary.budget_stop}); deferred:")
         lines.append("  " + ", ".join(summary.deferred))
     elif summary.deferred:
@@ -78,7 +82,9 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         f"API requests: **{summary.requests_made}** made, **{summary.requests_counted}** counted.",
         "",
     ]
-    if summary.budget_stop:
+    if summary.outage:
+        out += [f"> **Stopped early: GitHub kept failing** ({_md_cell(summary.budget_stop or '')}).", ""]
+    elif summary.budget_stop:
         out += [f"> Stopped early to respect the API budget: {summary.budget_stop}.", ""]
     if summary.deferred:
         out += [f"Deferred to the next run: {', '.join(summary.deferred[:200])}", ""]
