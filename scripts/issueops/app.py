@@ -217,6 +217,8 @@ def run_stages(
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
         )
+    if (anchor := session.telemetry.anchor()) is not None:
+        summary.telemetry = anchor.as_dict()
     return summary
 
 

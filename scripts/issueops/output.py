@@ -49,12 +49,23 @@ def human_summary(summary: RunSummary) -> str:
     elif summary.deferred:
         lines.append(f"deferred by --limit: {', '.join(summary.deferred)}")
     lines += _orphan_lines(summary)
+    if anchor := anchor_text(summary):
+        lines.append(f"telemetry anchor: {anchor}")
     for failure in summary.failures:
         lines.append(
             f"FAILED {failure['stage']} {failure['target']}: {failure['failure_class']}/"
             f"{failure['failure_code']}: {failure['message']}\n  what to do: {failure['hint']}"
         )
     return "\n".join(lines)
+
+
+def anchor_text(summary: RunSummary) -> str | None:
+    """`FILE:LINES:HEAD` of this run's telemetry file, for `telemetry verify --anchor` later:
+    printed outside the file, it shows lines cut from its end, or the file emptied or deleted."""
+    anchor = summary.telemetry
+    if not anchor:
+        return None
+    return f"{anchor['file']}:{anchor['lines']}:{anchor['head']}"
 
 
 def _orphan_lines(summary: RunSummary) -> list[str]:
@@ -100,6 +111,8 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
         out += [f"- {_md_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
+    if anchor := anchor_text(summary):
+        out += [f"Telemetry anchor (`issueops telemetry verify --anchor` checks it): `{anchor}`", ""]
     for failure in summary.failures:
         out.append(
             f"- **failed** {failure['stage']} {failure['target']}: `{failure['failure_code']}` "

@@ -97,13 +97,16 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    telemetry: dict[str, Any] | None = None  # this run file's anchor (file, lines, head), kept outside it
 
     @property
     def exit_code(self) -> int:
         return 1 if self.items_failed or self.outage else 0
 
     def as_dict(self) -> dict[str, Any]:
-        extra = {"orphans": self.orphans} if self.orphans is not None else {}
+        extra: dict[str, Any] = {"orphans": self.orphans} if self.orphans is not None else {}
+        if self.telemetry is not None:
+            extra["telemetry"] = self.telemetry
         return {
             **extra,
             "command": self.command,

@@ -30,14 +30,14 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     w.stop()
 
 
-def cli(w: World, *args: str, schemas: Path = SCHEMAS) -> Result:
+def cli(w: World, *args: str, schemas: Path = SCHEMAS, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(
         main,
         [
             *("--repo", REPO, "--api-url", w.url, "--config", str(w.config_path)),
             *("--schemas", str(schemas), "--telemetry", str(w.telemetry_dir), *args),
         ],
-        env={"GITHUB_TOKEN": "bot-token", "GITHUB_ACTIONS": ""},
+        env={"GITHUB_TOKEN": "bot-token", "GITHUB_ACTIONS": "", **(env or {})},
         catch_exceptions=False,
     )
 
@@ -102,3 +102,32 @@ def test_an_outage_before_the_first_stage_exits_1_with_the_fix(world: World) -> 
     assert result.exit_code == 1, result.output
     assert "upstream_unavailable: the next retry would wait" in result.output
     assert "fix: GitHub kept failing, so the run stopped early; the next run retries" in result.output
+
+
+# --- the telemetry anchor each run prints outside its file -----------------------------------------
+
+
+def test_each_run_prints_its_anchor_and_the_next_run_chains_it(world: World, tmp_path: Path) -> None:
+    step_summary = tmp_path / "step-summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(step_summary), "GITHUB_OUTPUT": ""}
+    first = cli(world, "--json", "process", env=env)
+    assert first.exit_code == 0, first.output
+    anchor = json.loads(first.stdout)["telemetry"]
+    text = f"{anchor['file']}:{anchor['lines']}:{anchor['head']}"
+    assert f"Telemetry anchor (`issueops telemetry verify --anchor` checks it): `{text}`" in (
+        step_summary.read_text(encoding="utf-8")
+    )
+    path = world.telemetry_dir / anchor["file"]
+    assert anchor["lines"] == len(path.read_bytes().splitlines())
+    assert cli(world, "telemetry", "verify", "--anchor", text).exit_code == 0
+
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-2]))  # the tail cut off
+    bad = cli(world, "telemetry", "verify", "--anchor", text)
+    assert bad.exit_code == 1 and "truncated: 2 line(s) removed from the end" in bad.output
+
+    second = json.loads(cli(world, "--json", "sweep").stdout)  # the next run chains the cut file
+    assert second["telemetry"]["file"] != anchor["file"]
+    assert "truncated" not in cli(world, "telemetry", "verify").output  # it anchors what is there now
+    path.unlink()
+    deleted = cli(world, "telemetry", "verify")
+    assert deleted.exit_code == 1 and f"{anchor['file']}:0: deleted: the file is gone" in deleted.output

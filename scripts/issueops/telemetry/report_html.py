@@ -11,9 +11,10 @@ from html import escape
 
 from issueops.telemetry import svg
 from issueops.telemetry.kpi import Stat, human_duration, human_percent
-from issueops.telemetry.report_model import Report
+from issueops.telemetry.report_model import Report, tampered_line
 
 TABLE_ROWS = 500
+TAMPERED_SHOWN = 10  # tampering findings in the banner; the JSON has them all
 DAYS_CHARTED = 90
 RUNS_CHARTED = 100
 BARS_CHARTED = 15
@@ -145,7 +146,19 @@ def render_html(report: Report) -> str:
         '<meta name="generator" content="issueops report">'
         f"<title>issueops report</title><style>{_CSS}</style></head><body><main>"
         f'<h1>issueops report</h1><p class="meta">{escape(scope)}</p><p class="meta">{escape(counts)}</p>'
+        f"{_tampered(report)}"
         f'{_cards(report)}<div class="grid">{"".join(panels)}</div></main></body></html>\n'
+    )
+
+
+def _tampered(report: Report) -> str:
+    """A banner above the figures when verification found damage in the window's files."""
+    if not report.tampered:
+        return ""
+    items = "".join(f"<li>{escape(t)}</li>" for t in report.tampered[:TAMPERED_SHOWN])
+    return (
+        '<section class="panel warn" role="alert"><h2>Telemetry tampered</h2>'
+        f'<p>{escape(tampered_line(report.tampered))}</p><ul class="warn">{items}</ul></section>'
     )
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from issueops.telemetry.kpi import Stat, human_duration, human_percent
-from issueops.telemetry.report_model import Report
+from issueops.telemetry.report_model import Report, tampered_line
 
 MD_LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB (1,048,576)
 CELL_LIMIT = 200  # characters per table cell
@@ -120,6 +120,8 @@ def _document(report: Report, rows: int, points: int) -> str:
         f"{report.items:,} items, {report.api.runs:,} runs."
     )
     out.append("")
+    if report.tampered:
+        out += [f"> **Telemetry tampered**: {_cell(tampered_line(report.tampered))}", ""]
     out += _summary(report)
     out += _states(report, rows, points)
     out += _throughput(report, rows, points)
