@@ -29,6 +29,8 @@ from issueops.pipeline import (
     CommandsStage,
     MonitorStage,
     ProcessStage,
+    RepairStage,
+    SettleStage,
     SweepStage,
     finish_interrupted,
 )
@@ -198,8 +200,13 @@ def run_stages(
                     summary.rows.append(_repair_row(line))
             except BudgetExhausted as stop:  # every stage is deferred, and the summary says why
                 summary.budget_stop, summary.outage = str(stop), stop.outage
+            runner.run_stage(RepairStage(pulls="process" in names or "sweep" in names))
         for stage in build_stages(names, event_item=event_item, fetch=fetch):
             runner.run_stage(stage)
+        if not opts.dry_run:
+            runner.run_stage(SettleStage(runner.applier, run_seconds=time.monotonic() - started))
+        if not summary.stages.get("repair", {}).get("seen"):
+            summary.stages.pop("repair", None)  # nothing doubled: the summary shows the stages asked for
         summary.orphans = rt.extra.get("orphans")
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted

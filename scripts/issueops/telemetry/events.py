@@ -99,6 +99,14 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
     _spec("drift.flagged", "the sweep asked a person to sort out drift it could not decide", code=STR),
     _spec(
+        "repair.duplicate",
+        "a run removed the bot's own duplicate comment, item or PR (overlapping runs); the oldest stays",
+        kind=STR,
+        key=STR,
+        kept=INT,
+        removed=LIST,
+    ),
+    _spec(
         "orphan.repaired",
         "the sweep closed an orphaned PR, deleted an orphaned branch or failed an item whose PR closed",
         kind=STR,
