@@ -21,8 +21,9 @@ from issueops.apply import Applier, ItemState
 from issueops.config.settings import Config
 from issueops.config.workflows import WorkflowSchema
 from issueops.core.errors import BudgetExhausted, GitHubError
-from issueops.core.model import Action, Plan
+from issueops.core.model import Action, Plan, WorkItem
 from issueops.github.port import GitHubPort
+from issueops.snapshot import Snapshot
 
 
 class Budget(Protocol):
@@ -98,6 +99,7 @@ class RunSummary:
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
     telemetry: dict[str, Any] | None = None  # this run file's anchor (file, lines, head), kept outside it
+    model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
 
     @property
     def exit_code(self) -> int:
@@ -107,6 +109,8 @@ class RunSummary:
         extra: dict[str, Any] = {"orphans": self.orphans} if self.orphans is not None else {}
         if self.telemetry is not None:
             extra["telemetry"] = self.telemetry
+        if self.model is not None:
+            extra["model"] = self.model
         return {
             **extra,
             "command": self.command,
@@ -145,7 +149,10 @@ class Runtime:
     item_filter: int | None = None
     base_branch: str = "main"
     templates: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Shared by the stages of one run: the repository read once, and what the summary reports.
+    snapshot: Snapshot | None = None
+    html_base: str = "https://github.com"
+    orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
 
     def workflow(self, name: str | None) -> WorkflowSchema | None:
         return next((w for w in self.workflows if w.name == name), None)
@@ -175,6 +182,7 @@ class Runner:
         self.applier = Applier(
             rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
         )
+        self.created: list[WorkItem] = []  # items this run opened (the snapshot holds them from the next run)
 
     def run_stage(self, stage: Stage) -> None:
         rt, summary = self.rt, self.summary
@@ -204,7 +212,8 @@ class Runner:
                         continue
                     self._record_rows(stage.name, unit, plan)
                     if not rt.dry_run:
-                        self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                        applied = self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                        self.created.extend(applied.created_items)
                         self._record_events(unit, plan)
                 if self._planned_failure(stage.name, unit, plan):
                     counts["failed"] += 1
