@@ -48,6 +48,7 @@ def iso(when: datetime | None) -> str | None:
 
 def _comment(comment: Comment) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "id": comment.id,
         "user": comment.author.login,
         "body": comment.body,
         "created_at": iso(comment.created_at),
@@ -58,12 +59,14 @@ def _comment(comment: Comment) -> dict[str, Any]:
 
 
 def _event(event: LabelEvent) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "event": event.event,
-        "label": event.label,
         "actor": event.actor.login,
         "created_at": iso(event.created_at),
     }
+    if event.label:
+        out["label"] = event.label
+    return out
 
 
 def _issue(item: WorkItem, comments: list[Comment], events: list[LabelEvent] | None) -> dict[str, Any]:

@@ -56,7 +56,7 @@ _ISSUE = {
     "comments",
     "reactions",
 }
-_COMMENT = {"user", "body", "created_at", "edited", "reactions"}
+_COMMENT = {"id", "user", "body", "created_at", "edited", "reactions"}
 _EVENT = {"event", "label", "actor", "created_at"}
 _PULL = {"number", "title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
 _LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hour"}
@@ -212,10 +212,13 @@ def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None
         c.time(issue, "created_at")
         c.number(issue)
         for event in c.items(issue, "events"):
-            if c.keys(event, _EVENT, "a label event", ("event", "label", "actor")):
+            if c.keys(event, _EVENT, "an issue event", ("event", "actor")):
                 c.time(event, "created_at")
-                if event.get("event") not in ("labeled", "unlabeled"):
-                    c.fail(event, "event", "a label event is `labeled` or `unlabeled`")
+                kind = event.get("event")
+                if kind not in ("labeled", "unlabeled", "closed", "reopened"):
+                    c.fail(event, "event", "an issue event is `labeled`, `unlabeled`, `closed` or `reopened`")
+                elif kind in ("labeled", "unlabeled") and not event.get("label"):
+                    c.fail(event, None, f"a `{kind}` event needs `label`")
         if issue.get("state", "open") not in ("open", "closed"):
             c.fail(issue, "state", "issue state must be open or closed")
         c.reactions(issue)
@@ -243,10 +246,45 @@ def load_scenario(path: Path | str) -> Mapping[str, Any]:
     if doc.problems:
         raise ConfigError(doc.problems)
     data = doc.data
-    problems = check_scenario(data, str(path), doc.source)
+    problems = _join_surrogates(data, str(path), doc.source, ())
+    problems += check_scenario(data, str(path), doc.source)
     if problems:
         raise ConfigError(problems)
     return data  # type: ignore[no-any-return]
+
+
+def _joined(text: str) -> str:
+    """YAML decodes `\\ud83d\\ude2d` (JSON's escape for one emoji) as two lone surrogates; JSON joins them."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+
+
+def _join_surrogates(node: Any, source: str, where: SourceMap, path: DataPath) -> list[Problem]:
+    """Join escaped surrogate pairs in place (the text then encodes as UTF-8 in every answer);
+    a lone surrogate is no character at all, so it is reported where it sits."""
+    problems: list[Problem] = []
+    items: list[tuple[Any, Any]] = []
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    for key, value in items:
+        if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            try:
+                node[key] = _joined(value)
+            except UnicodeDecodeError:
+                span = where.value((*path, key))
+                problems.append(
+                    Problem(
+                        source,
+                        span.line,
+                        span.col,
+                        f"{key}: a lone surrogate escape (\\ud800-\\udfff) is not a character; "
+                        "write the character itself or a complete pair",
+                    )
+                )
+        else:
+            problems += _join_surrogates(value, source, where, (*path, key))
+    return problems
 
 
 def _time(value: Any, default: datetime) -> datetime:
@@ -307,7 +345,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         labels = [str(n) for n in spec.get("labels") or []]
         issue = state.add_issue(
             str(spec["title"]),
-            spec.get("body", ""),
+            spec.get("body"),
             spec.get("user"),
             labels=[] if events else labels,
             assignees=[str(a) for a in spec.get("assignees") or []],
@@ -332,6 +370,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
                 str(comment_spec.get("body", "")),
                 created_at=at,
                 updated_at=updated,
+                comment_id=comment_spec.get("id"),
             )
             for reaction in comment_spec.get("reactions") or []:
                 state.react(comment.reactions, str(reaction["user"]), str(reaction["content"]))
@@ -339,6 +378,8 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             state.set_state(
                 issue, "closed", spec.get("state_reason") or "completed", issue.user, when=issue.updated_at
             )
+        elif issue.state == "closed":  # a replayed history that ends closed, on an issue that is open
+            state.set_state(issue, "open", None, issue.user, when=issue.updated_at)
     inference = data.get("inference") or {}
     sb.inference.add(*(dict(entry) for entry in inference.get("answers") or []))
     if inference.get("default") is not None:
@@ -348,7 +389,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             str(spec["title"]),
             str(spec["head"]),
             base=spec.get("base"),
-            body=spec.get("body", ""),
+            body=spec.get("body"),
             user=spec.get("user"),
             draft=bool(spec.get("draft", False)),
             files=spec.get("files"),
@@ -361,17 +402,20 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
 def _replay_label_history(
     state: SandboxState, issue: Issue, events: list[Any], labels: list[str], created: datetime
 ) -> None:
-    """Label events with their actors and times (who applied a label matters to the pipeline);
-    labels the history does not explain are applied last by the issue's author."""
+    """Label, close and reopen events with their actors and times (who applied a label, and when
+    the item was closed, matter to the pipeline); labels the history does not explain are applied
+    last by the issue's author."""
     last = created
     for event in events:
         when = _time(event.get("created_at"), last)
         last = max(last, when)
-        actor, label = str(event["actor"]), str(event["label"])
-        if event["event"] == "labeled":
-            state.add_labels(issue, [label], actor, when=when)
+        actor, kind = str(event["actor"]), event["event"]
+        if kind == "labeled":
+            state.add_labels(issue, [str(event["label"])], actor, when=when)
+        elif kind == "unlabeled":
+            state.remove_label(issue, str(event["label"]), actor, when=when)
         else:
-            state.remove_label(issue, label, actor, when=when)
+            state.set_state(issue, "closed" if kind == "closed" else "open", None, actor, when=when)
     state.add_labels(issue, [n for n in labels if n not in issue.labels], issue.user, when=last)
     for name in [n for n in issue.labels if n not in labels]:
         state.remove_label(issue, name, issue.user, when=last)

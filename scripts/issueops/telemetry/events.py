@@ -24,6 +24,7 @@ STR: tuple[type, ...] = (str,)
 OPT_STR: tuple[type, ...] = (str, NONE)
 BOOL: tuple[type, ...] = (bool,)
 LIST: tuple[type, ...] = (list, tuple)
+DICT: tuple[type, ...] = (dict,)
 
 # Comment commands that are part of the normal approval flow, not a person stepping in.
 APPROVAL_COMMANDS: frozenset[str] = frozenset({"approve", "cancel"})
@@ -60,6 +61,14 @@ _SPECS: tuple[EventSpec, ...] = (
         duration_ms=INT,
         exit_code=INT,
     ),
+    _spec(
+        "run.states",
+        "the open items by their current state label, read by the run (`needs_human`: flagged items)",
+        item=False,
+        states=DICT,
+        needs_human=INT,
+        open_items=INT,
+    ),
     _spec("item.created", "the monitor opened a work item", source=STR, source_key=STR),
     EventSpec(
         name="item.transition",
@@ -79,6 +88,21 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("approval.denied", "an approval attempt did not count (reason code)", login=STR, reason=STR),
     _spec("approval.lapsed", "an earlier approval no longer counts", login=STR, reason=STR),
     _spec("command.applied", "a comment command took effect", command=STR, login=STR),
+    _spec(
+        "label.reverted",
+        "a pipeline label applied without the right to it was put back (reason code)",
+        login=STR,
+        label=STR,
+        reason=STR,
+        to=OPT_STR,
+    ),
+    _spec(
+        "risk.lowered",
+        "a configured approver lowered the risk below the workflow's",
+        login=STR,
+        risk=STR,
+        floor=STR,
+    ),
     _spec("api.wait", "the governor waited before a request", item=False, seconds=NUM, reason=STR),
     _spec(
         "api.budget_stop",
