@@ -34,6 +34,8 @@ from issueops.pipeline import (
     CommandsStage,
     MonitorStage,
     ProcessStage,
+    RepairStage,
+    SettleStage,
     SweepStage,
     finish_interrupted,
 )
@@ -312,12 +314,14 @@ def run_stages(
         if not summary.budget_stop:
             brake.before()
         stages_that_repair = ("commands", "assign", "process", "sweep")
-        if any(n in names for n in stages_that_repair) and event_item is None and not summary.budget_stop:
-            try:
-                for line in finish_interrupted(rt):
-                    summary.rows.append(_repair_row(line))
-            except BudgetExhausted as stop:  # a budget too small for the repairs: every stage waits
-                summary.budget_stop = str(stop)
+        if any(n in names for n in stages_that_repair) and event_item is None:
+            if not summary.budget_stop:
+                try:
+                    for line in finish_interrupted(rt):
+                        summary.rows.append(_repair_row(line))
+                except BudgetExhausted as exhausted:  # every stage is deferred, and the summary says why
+                    summary.budget_stop, summary.outage = str(exhausted), exhausted.outage
+            runner.run_stage(RepairStage(pulls="process" in names or "sweep" in names))
         models = model_asker(opts, config, clock, tel) if "assign" in names else None
         try:
             for stage in build_stages(names, event_item=event_item, fetch=fetch, models=models):
@@ -329,6 +333,10 @@ def run_stages(
         finally:
             if models is not None:
                 models.api.close()
+        if not rt.dry_run and not summary.interrupted:  # a braked run is a dry run: it settles nothing
+            runner.run_stage(SettleStage(runner.applier, run_seconds=time.monotonic() - started))
+        if not summary.stages.get("repair", {}).get("seen"):
+            summary.stages.pop("repair", None)  # nothing doubled: the summary shows the stages asked for
         if not summary.interrupted:  # an interrupted run leaves the evaluation to the next one
             brake.after()
         _record_states(rt, tel)
@@ -356,6 +364,8 @@ def run_stages(
         exporter.finish(
             run_figures(rt, summary, runner.created, run_id=tel.run_id, finished_at=datetime.now(UTC))
         )
+    if (anchor := session.telemetry.anchor()) is not None:
+        summary.telemetry = anchor.as_dict()
     return summary
 
 

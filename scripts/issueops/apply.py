@@ -21,6 +21,7 @@ from issueops.core.model import (
     Comment,
     CreateItem,
     DeleteBranch,
+    DeleteComment,
     MergePullRequest,
     OpenPullRequest,
     PullRequest,
@@ -66,6 +67,10 @@ class Applier:
         self.bot_login = bot_login
         self.emit = emit
         self.base_branch = base_branch
+        # What this run created, for the end-of-run check against an overlapping run's copies.
+        self.commented: dict[int, ItemState] = {}
+        self.created_comments: list[Comment] = []
+        self.created_items: list[CreateItem] = []
 
     def apply(
         self, actions: list[Action], state: ItemState | None, *, workflow: str | None = None
@@ -83,6 +88,7 @@ class Applier:
         if isinstance(action, CreateItem):
             created = self.port.create_item(action.title, action.body, action.labels)
             result.created_items.append(created)
+            self.created_items.append(action)
             result.writes += 1
             source = next((x[len("source::") :] for x in action.labels if x.startswith("source::")), "")
             self.emit("item.created", item=created.number, source=source, source_key=action.source_key)
@@ -112,6 +118,11 @@ class Applier:
                 result.writes += 1
         elif isinstance(action, UpsertComment):
             self._upsert_comment(action, state, result)
+        elif isinstance(action, DeleteComment):
+            if any(c.id == action.comment_id for c in state.comments):
+                self.port.delete_comment(action.comment_id)
+                state.comments = [c for c in state.comments if c.id != action.comment_id]
+                result.writes += 1
         elif isinstance(action, React):
             self.port.add_reaction(item.number, action.content, action.comment_id)
             result.writes += 1
@@ -186,6 +197,8 @@ class Applier:
         if existing is None:
             created = self.port.create_comment(state.item.number, body)
             state.comments.append(created)
+            self.commented[state.item.number] = state
+            self.created_comments.append(created)
             result.writes += 1
         elif existing.body.strip() != body.strip():
             self.port.edit_comment(existing.id, body)

@@ -772,14 +772,27 @@ def telemetry() -> None:
 
 
 @telemetry.command("verify")
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="FILE:LINES:SHA256",
+    help="A run's telemetry anchor, as its summary printed it (repeatable): its file must still "
+    "hold those lines.",
+)
 @click.pass_context
 @handle_errors
-def telemetry_verify(ctx: click.Context) -> None:
-    """Find changed, removed or torn lines in the telemetry files; exit 1 if any."""
+def telemetry_verify(ctx: click.Context, anchors: tuple[str, ...]) -> None:
+    """Find changed, removed or torn lines, and truncated, emptied or deleted files; exit 1 if any."""
+    from issueops.telemetry.anchor import parse_anchor
     from issueops.telemetry.verify import verify_directory
 
     opts = _options(ctx)
-    result = verify_directory(opts.telemetry_dir)
+    try:
+        given = [parse_anchor(text) for text in anchors]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--anchor") from None
+    result = verify_directory(opts.telemetry_dir, given)
     _emit(opts, result.summary(), result.human())
     if not result.ok:
         raise UserError(f"telemetry under {opts.telemetry_dir} failed verification (see above)")
@@ -824,6 +837,12 @@ def report(
 
     opts = _options(ctx)
     kpis = build_report(opts.telemetry_dir, since=since, until=until, workflow=workflow)
+    if kpis.tampered:
+        click.echo(
+            f"warning: the telemetry this report reads is tampered ({len(kpis.tampered)} problem(s)); "
+            "the report lists them, `issueops telemetry verify` explains them",
+            err=True,
+        )
     text = render(kpis, fmt)
     if output:
         output.write_text(text, encoding="utf-8")

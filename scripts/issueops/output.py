@@ -45,19 +45,24 @@ def human_summary(summary: RunSummary) -> str:
         lines.append(model_line(summary.model))
     if summary.deferred:
         head, first = deferred_overview(summary.deferred)
-        why = (
-            f"stopped early to respect the API budget ({summary.budget_stop})"
-            if summary.budget_stop
-            else "deferred by --limit"
-        )
+        if summary.outage:
+            why = f"stopped early: GitHub kept failing ({summary.budget_stop}); the next run retries"
+        elif summary.budget_stop:
+            why = f"stopped early to respect the API budget ({summary.budget_stop})"
+        else:
+            why = "deferred by --limit"
         lines.append(f"{why}; deferred: {head}")
         lines.append("  " + ", ".join(first))
+    elif summary.outage:
+        lines.append(f"stopped early: GitHub kept failing ({summary.budget_stop}); the next run retries")
     elif summary.budget_stop:
         lines.append(f"stopped early to respect the API budget ({summary.budget_stop})")
     if summary.interrupted:
         lines.append(f"INTERRUPTED: {summary.interrupted}; the next run picks up the rest.")
     lines += _orphan_lines(summary)
     lines += brake_lines(summary)
+    if anchor := anchor_text(summary):
+        lines.append(f"telemetry anchor: {anchor}")
     for failure in summary.failures:
         lines.append(
             f"FAILED {failure['stage']} {failure['target']}: {failure['failure_class']}/"
@@ -86,6 +91,15 @@ def brake_lines(summary: RunSummary) -> list[str]:
     if brake.get("paused_sources"):
         lines.append(f"Intake sources paused by their circuit breaker: {', '.join(brake['paused_sources'])}.")
     return lines
+
+
+def anchor_text(summary: RunSummary) -> str | None:
+    """`FILE:LINES:HEAD` of this run's telemetry file, for `telemetry verify --anchor` later:
+    printed outside the file, it shows lines cut from its end, or the file emptied or deleted."""
+    anchor = summary.telemetry
+    if not anchor:
+        return None
+    return f"{anchor['file']}:{anchor['lines']}:{anchor['head']}"
 
 
 def model_line(model: dict[str, Any]) -> str:
@@ -161,7 +175,9 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink
     ]
     if summary.model is not None:
         out += [model_line(summary.model), ""]
-    if summary.budget_stop:
+    if summary.outage:
+        out += [f"> **Stopped early: GitHub kept failing** ({table_cell(summary.budget_stop or '')}).", ""]
+    elif summary.budget_stop:
         out += [f"> Stopped early to respect the API budget: {table_cell(summary.budget_stop)}.", ""]
     for line in brake_lines(summary):
         out += [f"> **{table_cell(line)}**", ""]
@@ -193,6 +209,8 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
         out += [f"- {table_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
+    if anchor := anchor_text(summary):
+        out += [f"Telemetry anchor (`issueops telemetry verify --anchor` checks it): `{anchor}`", ""]
     return "\n".join(out) + "\n"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 
-from issueops.apply import ItemState
+from issueops.apply import Applier, ItemState
 from issueops.config.settings import Source
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
@@ -40,7 +41,7 @@ from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
 from issueops.stages import commands as commands_stage
-from issueops.stages import label_authority
+from issueops.stages import duplicates, label_authority
 from issueops.stages import monitor as monitor_stage
 from issueops.stages import process as process_stage
 from issueops.stages import sweep as sweep_stage
@@ -152,6 +153,87 @@ def _create_key(plan: Plan) -> str:
 def _precomputed(unit: WorkUnit) -> Plan:
     assert isinstance(unit.data, Plan)
     return unit.data
+
+
+class RepairStage:
+    """The bot's own duplicates (comments, items, PRs) from overlapping runs: the oldest stays.
+
+    Planned from the run's snapshot, so it costs nothing when there are none; PRs only when
+    `pulls` (the run lists them anyway for process or sweep)."""
+
+    name = "repair"
+    estimated_requests = 3
+
+    def __init__(self, *, pulls: bool):
+        self.pulls = pulls
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        snap = snapshot_of(rt)
+        plans = [
+            plan
+            for number, state in sorted(snap.items.items())
+            if (plan := duplicates.plan_duplicate_comments(number, state.comments, rt.bot_login))
+        ]
+        plans += duplicates.plan_duplicate_items((s.item for s in snap.managed()), rt.bot_login)
+        if self.pulls:
+            load_pulls(rt.port, snap)
+            plans += duplicates.plan_duplicate_pulls(snap.pulls, rt.bot_login)
+        return _units_from_plans(plans, snap, self.name)
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        return _precomputed(unit)
+
+
+class SettleStage:
+    """After the other stages: did an overlapping run create the same comment or item as this run?
+
+    The run that created its copy later always sees both here (the other copy existed before its
+    own create, which is before this read), so it removes its own newer one; a run whose copy is
+    the older keeps it. Two runs in any interleaving therefore end with one copy each. One listing
+    of the comments since the run started (only when this run created a marked comment) and one
+    of each intake source it opened an item from; nothing when it created neither."""
+
+    name = "repair"
+    estimated_requests = 3
+
+    def __init__(self, applier: Applier, *, run_seconds: float):
+        self.applier = applier
+        self.run_seconds = run_seconds  # how long this run has been going: the listing's window
+
+    def read(self, rt: Runtime) -> list[WorkUnit]:
+        units = [
+            WorkUnit(f"#{plan.item}", state=self.applier.commented[plan.item], data=plan)
+            for plan in self._comment_plans(rt)
+            if plan.item is not None
+        ]
+        sources = {x for a in self.applier.created_items for x in a.labels if x.startswith("source::")}
+        items = [i for label in sorted(sources) for i in rt.port.list_items(labels=[label], state="all")]
+        for plan in duplicates.plan_duplicate_items(items, rt.bot_login):
+            item = next(i for i in items if i.number == plan.item)
+            units.append(WorkUnit(f"#{item.number}", state=ItemState(item=item), data=plan))
+        return units
+
+    def _comment_plans(self, rt: Runtime) -> list[Plan]:
+        commented = self.applier.commented
+        if not commented:
+            return []
+        known = {number: {c.id: c for c in state.comments} for number, state in commented.items()}
+        # Since this run read the items (GitHub's clock, from our own oldest new comment back over
+        # the run so far, plus a margin): any copy made by another run in between is listed.
+        ours = min(c.created_at for c in self.applier.created_comments)
+        since = ours - timedelta(seconds=self.run_seconds + 60)
+        for comment in rt.port.list_comments(since=since):
+            if comment.issue_number in known:
+                known[comment.issue_number].setdefault(comment.id, comment)
+        plans = []
+        for number, state in sorted(commented.items()):
+            state.comments = sorted(known[number].values(), key=lambda c: (c.created_at, c.id))
+            if plan := duplicates.plan_duplicate_comments(number, state.comments, rt.bot_login):
+                plans.append(plan)
+        return plans
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        return _precomputed(unit)
 
 
 class MonitorStage:

@@ -3,7 +3,9 @@
 A stage reads its work units, the runner asks it for a pure plan per unit, applies the plan
 through the port (unless dry-run), records telemetry, and isolates failures per item. The API
 budget is checked *between* units, never inside one: a run that must stop early defers the
-rest, says so, and exits 0.
+rest, says so, and exits 0, unless GitHub itself kept failing (an outage): then it exits 1.
+An item whose plan fails it (e.g. a template that does not render) counts as failed, like an
+item whose API call failed: the exit code never hides a failure.
 """
 
 from __future__ import annotations
@@ -93,10 +95,12 @@ class RunSummary:
     rows: list[PlanRow] = field(default_factory=list)
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
     budget_stop: str | None = None
+    outage: bool = False  # the stop was GitHub failing, not the budget: the run exits 1
     requests_made: int = 0
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    telemetry: dict[str, Any] | None = None  # this run file's anchor (file, lines, head), kept outside it
     interrupted: str | None = None  # why the run stopped before its end (Ctrl-C), or None
     model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
     brake: dict[str, Any] | None = None  # braked, resumed, tripped, paused sources (issueops.brake)
@@ -105,10 +109,12 @@ class RunSummary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.items_failed else 0
+        return 1 if self.items_failed or self.outage else 0
 
     def as_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"orphans": self.orphans} if self.orphans is not None else {}
+        if self.telemetry is not None:
+            extra["telemetry"] = self.telemetry
         if self.model is not None:
             extra["model"] = self.model
         if self.brake is not None:
@@ -125,6 +131,7 @@ class RunSummary:
             "failures": self.failures,
             "stages": self.stages,
             "budget_stop": self.budget_stop,
+            "outage": self.outage,
             "interrupted": self.interrupted,
             "requests_made": self.requests_made,
             "requests_counted": self.requests_counted,
@@ -241,7 +248,7 @@ class Runner:
         try:
             units = stage.read(rt)
         except BudgetExhausted as stop:
-            self._budget_stop(stage.name, str(stop), [])
+            self._budget_stop(stage.name, stop, [])
             return
         if rt.item_filter is not None:
             units = [u for u in units if u.number in (None, rt.item_filter)]
@@ -265,10 +272,13 @@ class Runner:
                         applied = self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
                         self.created.extend(applied.created_items)
                         self._record_events(unit, plan)
+                if self._planned_failure(stage.name, unit, plan):
+                    counts["failed"] += 1
+                    continue
                 counts["changed"] += 1
                 summary.items_changed += 1
             except BudgetExhausted as stop:
-                self._budget_stop(stage.name, str(stop), units[index:], counts)
+                self._budget_stop(stage.name, stop, units[index:], counts)
                 return
             except GitHubError as exc:
                 counts["failed"] += 1
@@ -299,10 +309,31 @@ class Runner:
             counts["deferred"] += 1
 
     def _budget_stop(
-        self, stage: str, reason: str, units: list[WorkUnit], counts: dict[str, int] | None = None
+        self, stage: str, stop: BudgetExhausted, units: list[WorkUnit], counts: dict[str, int] | None = None
     ) -> None:
-        self.summary.budget_stop = reason  # the governor has recorded api.budget_stop
+        self.summary.budget_stop = str(stop)  # the governor has recorded api.budget_stop
+        self.summary.outage = self.summary.outage or stop.outage
         self._defer(stage, units, counts if counts is not None else {"deferred": 0})
+
+    def _planned_failure(self, stage: str, unit: WorkUnit, plan: Plan) -> bool:
+        """The plan moves the item to `failed` (its `item.failed` event is already recorded):
+        count it and list it with the plan's hint, as a failed API call would be."""
+        event = next((e for e in plan.events if e.get("event") == "item.failed"), None)
+        if event is None:
+            return False
+        self.summary.items_failed += 1
+        code = str(event.get("failure_code", "invalid_contract"))
+        self.summary.failures.append(
+            {
+                "stage": stage,
+                "target": unit.number if unit.number is not None else unit.key,
+                "failure_class": str(event.get("failure_class", "permanent")),
+                "failure_code": code,
+                "hint": str(event.get("hint") or _default_hint(code)),
+                "message": "; ".join(plan.reasons) or "the item moved to state::failed",
+            }
+        )
+        return True
 
     def _fail(self, stage: Stage, unit: WorkUnit, exc: GitHubError) -> None:
         self.summary.items_failed += 1

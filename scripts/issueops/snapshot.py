@@ -75,12 +75,19 @@ def load_pulls(port: GitHubPort, snapshot: Snapshot) -> None:
 
 
 def _attach_pulls(snapshot: Snapshot, numbers: set[int]) -> None:
+    """Each item's PR is its newest one; of two open ones (overlapping runs), the oldest, which
+    the duplicate repair keeps (see stages.duplicates)."""
     for number in numbers:
         snapshot.items[number].pulls_read = True
+    open_seen: set[int] = set()
     for pr in sorted(snapshot.pulls, key=lambda p: p.number):
         owner = item_of_branch(pr.head_branch)
-        if owner is not None and owner in numbers:
-            snapshot.items[owner].pull_request = pr
+        if owner is None or owner not in numbers:
+            continue
+        if pr.state == "open" and owner in open_seen:
+            continue
+        open_seen.update([owner] if pr.state == "open" else [])
+        snapshot.items[owner].pull_request = pr
 
 
 def read_closed_active(port: GitHubPort, snapshot: Snapshot) -> set[int]:

@@ -66,6 +66,7 @@ class World:
     before: list[Callable[[int, str, str], None]] = field(default_factory=list)
     after: list[Callable[[int, str, str, SandboxResponse], None]] = field(default_factory=list)
     served: int = 0
+    approved: set[str] = field(default_factory=set)  # the gates the test's people approved already
 
     def options(self, **overrides: Any) -> Options:
         base: dict[str, Any] = {

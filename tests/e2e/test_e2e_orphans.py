@@ -104,7 +104,9 @@ def test_sweep_repairs_clear_orphans_reports_the_rest_then_writes_nothing(orphan
     first = w.run("sweep")
     served = list(w.sandbox.ledger)[start:]
 
-    assert first.items_failed == 0, first.failures
+    # (d) below moves item 4 to `failed` (its PR was closed unmerged): the run counts it (exit 1).
+    assert [(f["target"], f["failure_code"]) for f in first.failures] == [(4, "pr_closed")]
+    assert first.items_failed == 1 and first.exit_code == 1
     # (a) the bot's PR of a closed item: explained once, closed, its branch deleted.
     assert w.sandbox.issues[8].state == "closed" and not w.sandbox.issues[8].pull.merged  # type: ignore[union-attr]
     (note,) = w.bot_comments(8, "orphan-closed")
@@ -212,7 +214,11 @@ def test_a_refused_repair_fails_that_item_only_and_the_next_sweep_finishes(orpha
     w = orphans
     w.sandbox.faults.add(status=403, route="/git/refs/heads/issueops/99-gone$", method="DELETE")
     first = w.run("sweep")
-    assert [(f["target"], f["failure_code"]) for f in first.failures] == [(99, "authorization_denied")]
+    # Item 4's PR was closed unmerged: the sweep fails it (counted); the refused delete fails #99.
+    assert [(f["target"], f["failure_code"]) for f in first.failures] == [
+        (4, "pr_closed"),
+        (99, "authorization_denied"),
+    ]
     assert [e["item"] for e in w.events("item.failed") if e.get("stage") == "sweep"] == [99]
     assert "issueops/99-gone" in _branches(w) and "issueops/2-draft" not in _branches(w)
     second = w.run("sweep")

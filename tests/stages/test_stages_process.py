@@ -117,7 +117,7 @@ def at(label_state: str, *extra: str, **kw: Any) -> Any:
             ItemContext(at("assigned")),
             AUTONOMOUS,
             WF,
-            ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
+            ["comment:guidance", "Assign", "assigned->in-progress", "OpenPullRequest"],
         ),
         (ItemContext(at("assigned")), MANUAL, WF, ["comment:gate", "assigned->awaiting-approval"]),
         (
@@ -136,13 +136,13 @@ def at(label_state: str, *extra: str, **kw: Any) -> Any:
             ItemContext(at("assigned", "risk::medium")),
             ASSISTED,
             WF,
-            ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
+            ["comment:guidance", "Assign", "assigned->in-progress", "OpenPullRequest"],
         ),
         (
             ItemContext(at("approved", assignees=("ann",))),
             MANUAL,
             WF,
-            ["OpenPullRequest", "comment:guidance", "approved->in-progress"],
+            ["comment:guidance", "approved->in-progress", "OpenPullRequest"],
         ),
         (
             ItemContext(at("in-progress"), pull_request=pr()),
@@ -205,7 +205,7 @@ def at(label_state: str, *extra: str, **kw: Any) -> Any:
             ItemContext(at("assigned"), pull_request=pr("closed")),
             AUTONOMOUS,
             WF,
-            ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
+            ["comment:guidance", "Assign", "assigned->in-progress", "OpenPullRequest"],
         ),
         (
             ItemContext(at("assigned")),
@@ -250,7 +250,7 @@ def test_plan_by_state(
 
 def test_processing_details() -> None:
     p = plan(ItemContext(at("assigned")))
-    pr_action = p.actions[0]
+    pr_action = p.actions[-1]  # last: see _process
     assert isinstance(pr_action, OpenPullRequest)
     assert pr_action.branch == "issueops/7-disk-full" == branch_name(7, "Disk full")
     assert pr_action.base == "main"
@@ -258,11 +258,11 @@ def test_processing_details() -> None:
     assert "Owner: ann" in pr_action.files[0][1]
     assert "Closes #7" in pr_action.body and "<!-- issueops:deliverables:7 -->" in pr_action.body
     assert pr_action.title == "incident: Disk full (#7)"
-    guidance = p.actions[1]
+    guidance = p.actions[0]
     assert isinstance(guidance, UpsertComment)
     assert "https://ghe.example.com/acme/ops/issues/7" in guidance.body
     assert "`issueops/7-disk-full`" in guidance.body and "**Hand-off:** @ann owns this item." in guidance.body
-    assert p.actions[2] == Assign(7, ("ann",))
+    assert p.actions[1] == Assign(7, ("ann",))
     assert p.events[0]["event"] == "item.processed"
 
 
@@ -297,7 +297,7 @@ def test_copilot_hand_off() -> None:
 def test_existing_assignee_is_the_owner() -> None:
     p = plan(ItemContext(at("assigned", assignees=("zed",))))
     assert not [a for a in p.actions if isinstance(a, Assign)]
-    assert "Owner: zed" in p.actions[0].files[0][1]  # type: ignore[union-attr]
+    assert "Owner: zed" in p.actions[-1].files[0][1]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -372,7 +372,7 @@ def test_retry_after_closed_pr_reopens() -> None:
 def test_template_problems_fail_the_item(workflow: WorkflowSchema, hint_part: str | None) -> None:
     p = plan(ItemContext(at("assigned")), workflow=workflow)
     if hint_part is None:
-        assert kinds(p)[-1] == "assigned->in-progress"
+        assert kinds(p)[-2:] == ["assigned->in-progress", "OpenPullRequest"]
         return
     assert kinds(p) == ["comment:failure", "assigned->failed"]
     (event,) = p.events
@@ -439,13 +439,13 @@ def test_template_syntax_in_issue_fields_is_data() -> None:
         labels=("state::assigned",),
     )
     p = plan(ItemContext(hostile))
-    pr_action = p.actions[0]
+    pr_action = p.actions[-1]
     assert isinstance(pr_action, OpenPullRequest)
     path, content = pr_action.files[0]
     assert path == "reports/7-7-7-for-x-in-y-everyone-1.md"
     assert "# {{ 7*7 }} {% for x in y %}@everyone #1" in content  # raw in the file, not evaluated
     assert "49" not in content and "{{ config }}" in content
-    guidance = p.actions[1]
+    guidance = p.actions[0]
     assert isinstance(guidance, UpsertComment)
     assert (
         "{{ 7\\*7 }}" in guidance.body
@@ -461,7 +461,7 @@ def test_full_size_body_and_rtl_title() -> None:
     big = item(7, "\u202eשלום עולם", body, labels=("state::assigned",))
     workflow = wf(guidance="body-guide.md")
     p = plan(ItemContext(big), workflow=workflow, templates={**TEMPLATES, "body-guide.md": "{{ item.body }}"})
-    pr_action, guidance = p.actions[0], p.actions[1]
+    pr_action, guidance = p.actions[-1], p.actions[0]
     assert isinstance(pr_action, OpenPullRequest) and isinstance(guidance, UpsertComment)
     assert pr_action.branch == "issueops/7-item"
     assert len(guidance.body) <= GITHUB_BODY_LIMIT
@@ -490,7 +490,7 @@ def test_autonomous_runs_to_done_and_stays_there() -> None:
     world.add(at("assigned"))
     steps = run_until_still(world, AUTONOMOUS)
     assert steps == [
-        ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
+        ["comment:guidance", "Assign", "assigned->in-progress", "OpenPullRequest"],
         ["in-progress->approved", "MergePullRequest", "CloseItem", "approved->done"],
     ]
     assert world.items[7].state == "closed" and "state::done" in world.items[7].labels
@@ -501,7 +501,7 @@ def test_assisted_waits_for_approval_then_publishes() -> None:
     world = World()
     world.add(at("assigned"))
     assert run_until_still(world, ASSISTED) == [
-        ["OpenPullRequest", "comment:guidance", "Assign", "assigned->in-progress"],
+        ["comment:guidance", "Assign", "assigned->in-progress", "OpenPullRequest"],
         ["comment:gate", "in-progress->awaiting-approval"],
     ]
     # The commands stage records an approval: awaiting-approval -> approved.
@@ -515,7 +515,7 @@ def test_manual_gates_twice() -> None:
     assert run_until_still(world, MANUAL) == [["comment:gate", "assigned->awaiting-approval"]]
     world.apply(Plan(7, [Transition(7, "awaiting-approval", "approved", "commands")]))
     assert run_until_still(world, MANUAL) == [
-        ["OpenPullRequest", "comment:guidance", "Assign", "approved->in-progress"],
+        ["comment:guidance", "Assign", "approved->in-progress", "OpenPullRequest"],
         ["comment:gate", "in-progress->awaiting-approval"],
     ]
     assert len([c for c in world.comments[7] if "issueops:gate" in c.body]) == 1
@@ -541,7 +541,7 @@ def test_failure_is_not_repeated() -> None:
     # /retry moves it back; after the fix it processes, and the old failure comment is left alone.
     world.apply(Plan(7, [Transition(7, "failed", "assigned", "command:retry")]))
     steps = run_until_still(world, AUTONOMOUS)
-    assert steps[0][-1] == "assigned->in-progress"
+    assert steps[0][-2:] == ["assigned->in-progress", "OpenPullRequest"]
 
 
 def test_deterministic() -> None:

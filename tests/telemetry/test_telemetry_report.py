@@ -460,6 +460,7 @@ def test_markdown_stays_under_one_mib_with_a_huge_input(big_report: Report) -> N
     assert text.startswith("# issueops report")
 
 
+# The fixture is written without a hash chain, so the report opens with a "tampered" banner.
 @pytest.mark.parametrize(
     ("limit", "all_sections"),
     [(40_000, True), (7_000, True), (3_000, False), (300, False)],  # all sections fit in ~6.5 kB

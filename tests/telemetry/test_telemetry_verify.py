@@ -183,3 +183,114 @@ def test_cli_verify_clean_and_tampered(tmp_path: Path) -> None:
     document = json.loads(bad.stdout)
     assert document["ok"] is False
     assert document["errors"][0]["kind"] == "removed"
+
+
+# --- anchors: what the chain inside a file cannot show ------------------------------------------
+
+LATER = "0199a000-0000-7000-8000-0000000000cc"
+
+
+def _keep(count: int) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:count]))
+
+
+# (name, what is done to the first run's file, expected errors as (kind, line))
+ANCHOR_CASES: list[tuple[str, Callable[[Path], None], list[tuple[str, int]]]] = [
+    ("tail removed (run.completed and one more)", _keep(4), [("truncated", 4)]),
+    ("last line removed", _keep(5), [("truncated", 5)]),
+    ("emptied to 0 bytes", lambda path: path.write_bytes(b""), [("emptied", 0)]),
+    ("deleted", lambda path: path.unlink(), [("deleted", 0)]),
+    (
+        "last line changed",
+        lambda path: path.write_bytes(path.read_bytes().replace(b'"requests_made":9', b'"requests_made":1')),
+        [("changed", 6)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "tamper", "expected"), ANCHOR_CASES, ids=[c[0] for c in ANCHOR_CASES])
+def test_the_next_run_anchors_the_previous_file(
+    tmp_path: Path, name: str, tamper: Callable[[Path], None], expected: list[tuple[str, int]]
+) -> None:
+    first = _write_run(tmp_path, RUN)
+    second = _write_run(tmp_path, OTHER)
+    started = json.loads(second.read_bytes().splitlines()[0])
+    assert started["previous"]["file"] == first.relative_to(tmp_path).as_posix()
+    assert started["previous"]["lines"] == 6
+    assert verify_directory(tmp_path).ok
+    tamper(first)
+    result = verify_directory(tmp_path)
+    assert [(f.kind, f.line) for f in result.errors] == expected
+    assert all(Path(f.path) == first for f in result.errors), name
+
+
+@pytest.mark.parametrize(("name", "tamper", "expected"), ANCHOR_CASES, ids=[c[0] for c in ANCHOR_CASES])
+def test_the_summary_anchor_covers_the_newest_file(
+    tmp_path: Path, name: str, tamper: Callable[[Path], None], expected: list[tuple[str, int]]
+) -> None:
+    """The newest file has no successor yet: its anchor from the run summary is checked."""
+    del name
+    path = _write_run(tmp_path, RUN)
+    anchor = f"{path.relative_to(tmp_path).as_posix()}:6:{verify_directory(tmp_path).heads[str(path)]}"
+    runner = CliRunner()
+    command = ["--json", "--telemetry", str(tmp_path), "telemetry", "verify", "--anchor", anchor]
+    clean = runner.invoke(main, command)
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.stdout)["anchors_checked"] == 1
+    tamper(path)
+    bad = runner.invoke(main, command)
+    assert bad.exit_code == 1
+    assert [(f["kind"], f["line"]) for f in json.loads(bad.stdout)["errors"]] == expected
+
+
+def test_a_run_that_starts_later_is_never_the_previous_one(tmp_path: Path) -> None:
+    """Run ids are time-ordered: a run anchors the newest file that sorts before its own."""
+    _write_run(tmp_path, LATER)
+    first = _write_run(tmp_path, RUN)
+    started = json.loads(first.read_bytes().splitlines()[0])
+    assert "previous" not in started
+    second = _write_run(tmp_path, OTHER)
+    assert json.loads(second.read_bytes().splitlines()[0])["previous"]["file"].endswith(f"{RUN}.jsonl")
+
+
+def test_a_file_still_being_written_only_grows_past_its_anchor(tmp_path: Path) -> None:
+    """Overlapping runs: the anchor taken while the previous run writes is a prefix; more lines are fine."""
+    clock = lambda: datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # noqa: E731
+    with TelemetrySink(tmp_path, "acme/ops", command="run", clock=clock, run_id=RUN) as running:
+        running.emit("run.started", dry_run=False)
+        _write_run(tmp_path, OTHER)  # starts while RUN is at line 1
+        running.emit("x.step1", item=1)
+    assert verify_directory(tmp_path).ok
+
+
+@pytest.mark.parametrize("text", ["x.jsonl:6", "a.jsonl:x:" + "0" * 64, "a.txt:6:" + "0" * 64, ""])
+def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path, text: str) -> None:
+    _write_run(tmp_path, RUN)
+    result = CliRunner().invoke(main, ["--telemetry", str(tmp_path), "telemetry", "verify", "--anchor", text])
+    assert result.exit_code == 2
+    assert "DAY/RUN_ID.jsonl:LINES:SHA256" in result.output
+
+
+# --- the report flags a tampered window -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "tamper", "expected"), ANCHOR_CASES, ids=[c[0] for c in ANCHOR_CASES])
+def test_the_report_flags_a_tampered_window(
+    tmp_path: Path, name: str, tamper: Callable[[Path], None], expected: list[tuple[str, int]]
+) -> None:
+    from issueops.telemetry.report import build_report, render
+
+    del name
+    first = _write_run(tmp_path, RUN)
+    _write_run(tmp_path, OTHER)
+    assert build_report(tmp_path).tampered == []
+    tamper(first)
+    report = build_report(tmp_path)
+    assert [t.split(": ")[1] for t in report.tampered] == [kind for kind, _ in expected]
+    assert json.loads(render(report, "json"))["tampered"] == report.tampered
+    assert f"**Telemetry tampered**: 1 {expected[0][0]} in {first.name};" in render(report, "md")
+    assert "<h2>Telemetry tampered</h2>" in render(report, "html")
+    cli = CliRunner().invoke(main, ["--telemetry", str(tmp_path), "report"])
+    assert cli.exit_code == 0 and "warning: the telemetry this report reads is tampered" in cli.stderr
+    # A window that ends before the damaged run started does not read it.
+    assert build_report(tmp_path, until="2020-01-01").tampered == []

@@ -69,10 +69,21 @@ class Interrupted(IssueOpsError):
 
 
 class BudgetExhausted(IssueOpsError):
-    """The run's request budget (or a wait ceiling) is reached: stop between items, exit 0."""
+    """The run's request budget (or a wait ceiling) is reached: stop between items, exit 0.
+
+    `outage` marks a stop because GitHub kept failing (the next retry's back-off would exceed
+    max_wait_seconds): the run did not do its work, so it exits 1 and says why."""
 
     exit_code = 0
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, outage: bool = False):
         self.reason = reason
+        self.outage = outage
+        self.exit_code = 1 if outage else 0
+        self.hint = (
+            "GitHub kept failing, so the run stopped early; the next run retries "
+            "(api.max_wait_seconds is the longest back-off a run waits)"
+            if outage
+            else ""
+        )
         super().__init__(reason)

@@ -162,6 +162,16 @@ class UpsertComment:
 
 
 @dataclass(frozen=True)
+class DeleteComment:
+    """Delete one of the bot's own comments (a duplicate of the one marked `key` that is kept);
+    one already gone is not an error. Never a person's comment: the planner checks the author."""
+
+    item: int
+    comment_id: int
+    key: str
+
+
+@dataclass(frozen=True)
 class React:
     """A reaction on a comment (comment_id) or on the issue itself (comment_id None)."""
 
@@ -253,6 +263,7 @@ Action = (
     | RemoveLabel
     | Transition
     | UpsertComment
+    | DeleteComment
     | React
     | Assign
     | Unassign

@@ -431,6 +431,16 @@ class PyGithubAdapter:
         with self._calling(f"{self.repo} comment {comment_id}"):
             self._request("PATCH", f"{self._base}/issues/comments/{comment_id}", body={"body": body})
 
+    def delete_comment(self, comment_id: int) -> None:
+        if self.dry_run:
+            return self._simulate("delete_comment", comment=comment_id)
+        target = f"{self.repo} comment {comment_id}"
+        with self._calling(target):
+            status, data = self._status("DELETE", f"{self._base}/issues/comments/{comment_id}")
+            if status in (200, 404):  # deleted now, or gone already: the comment was listed this run,
+                return  # so a 404 means a concurrent run removed the same duplicate first
+            raise self._error(GithubException(status, data, None), target)
+
     def add_reaction(self, number: int, content: str, comment_id: int | None = None) -> None:
         if self.dry_run:
             return self._simulate("add_reaction", item=number, comment=comment_id, content=content)

@@ -415,7 +415,7 @@ class Governor:
         base = self.settings.transient_base_wait * (2**attempt)
         wait = base * (1.0 + self.settings.jitter * self.rng.random())
         if wait > self.settings.max_wait:
-            self._stop(f"{reason}: the next retry would wait {wait:.0f} s", target=target)
+            self._stop(f"{reason}: the next retry would wait {wait:.0f} s", target=target, outage=True)
         self._wait(wait, reason, method=method, target=target, status=status, attempt=attempt + 1)
         self.stats.retries += 1
 
@@ -456,7 +456,7 @@ class Governor:
         self.stats.waits += 1
         self.stats.waited_seconds += seconds
 
-    def _stop(self, reason: str, *, target: str = "") -> None:
+    def _stop(self, reason: str, *, target: str = "", outage: bool = False) -> None:
         reason = self.redact(reason)
         core = self.primary.get("core")
         self._emit(
@@ -467,9 +467,10 @@ class Governor:
                 "requests_made": self.stats.requests_made,
                 "requests_counted": self.stats.requests_counted,
                 "rate_remaining": core.remaining if core else None,
+                "outage": outage or None,
             },
         )
-        raise BudgetExhausted(reason)
+        raise BudgetExhausted(reason, outage=outage)
 
     def _emit(self, event: str, fields: dict[str, object]) -> None:
         if self.on_event is None:

@@ -73,6 +73,9 @@ class GitHubPort(Protocol):
 
     def edit_comment(self, comment_id: int, body: str) -> None: ...
 
+    def delete_comment(self, comment_id: int) -> None:
+        """Deleting a comment that is already gone is not an error."""
+
     def add_reaction(self, number: int, content: str, comment_id: int | None = None) -> None: ...
 
     def add_assignees(self, number: int, logins: Sequence[str]) -> None: ...

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,7 @@ from issueops.core.model import (
     PullRequest,
     marker,
 )
-from issueops.core.states import State, current_state
+from issueops.core.states import STATE_LABELS, State, current_state
 from issueops.stages.assign import choose_owner
 from issueops.stages.common import (
     SOURCE_PREFIX,
@@ -374,26 +374,28 @@ def _open_pr(job: Job, files: tuple[tuple[str, str], ...], base_branch: str) -> 
 
 
 def _process(ctx: ItemContext, source: State, run: Inputs) -> Plan:
-    """Deliverables, PR, guidance, hand-off, then `in-progress` (the transition comes last, so an
-    interrupted run leaves the item where the next run does the rest)."""
+    """Guidance, hand-off, `in-progress`, then the deliverables' PR. The PR comes last: a run
+    killed before the transition leaves the item where the next run processes it again (every
+    step is idempotent); one killed after it leaves `in-progress` without a PR, which the next
+    run opens (`_reopen_pr`). Were the PR first, an item approved at the gate before processing
+    would be found `approved` with a PR, the state of an item cleared to publish."""
     item = ctx.item
     workflow = run.workflow
-    job, new_owner = _job(ctx, run)
+    job, new_owner = _job(_in_progress(ctx), run)
     try:
         files = render_deliverables(job, run.templates, run.bot_login)
         guidance = guidance_body(job, run.templates, files, run.bot_login)
     except ProcessFailure as error:
         return _fail(ctx, source, error, run)
 
-    actions: list[Action] = []
-    if files:
-        actions.append(_open_pr(job, files, run.base_branch))
-    actions += upsert(ctx, GUIDANCE_KEY, guidance, run.bot_login)
+    actions: list[Action] = list(upsert(ctx, GUIDANCE_KEY, guidance, run.bot_login))
     if new_owner and job.owner is not None:
         actions.append(Assign(item.number, (job.owner,)))
     if workflow.hand_off.mode == "copilot" and not any(same_login(a, COPILOT_LOGIN) for a in item.assignees):
         actions.append(Assign(item.number, (COPILOT_LOGIN,)))
     actions.append(transition(item, source, State.IN_PROGRESS, "process"))
+    if files:
+        actions.append(_open_pr(job, files, run.base_branch))
     event: dict[str, object] = {
         "event": "item.processed",
         "item": item.number,
@@ -405,6 +407,14 @@ def _process(ctx: ItemContext, source: State, run: Inputs) -> Plan:
     }
     where = f" on {job.branch}" if files else ""
     return Plan(item.number, actions, [f"#{item.number}: {len(files)} deliverable(s){where}"], [event])
+
+
+def _in_progress(ctx: ItemContext) -> ItemContext:
+    """The item as it is once processed: templates see `state::in-progress` (as GitHub lists it,
+    last), so deliverables rendered now and ones a later run renders again (`_reopen_pr`, after
+    a run died between the transition and the PR) are the same."""
+    labels = (*(x for x in ctx.item.labels if x not in STATE_LABELS), State.IN_PROGRESS.label)
+    return ItemContext(replace(ctx.item, labels=labels), ctx.comments, ctx.label_events, ctx.pull_request)
 
 
 def _reopen_pr(ctx: ItemContext, run: Inputs) -> Plan:

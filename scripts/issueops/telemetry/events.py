@@ -145,6 +145,14 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
     _spec("drift.flagged", "the sweep asked a person to sort out drift it could not decide", code=STR),
     _spec(
+        "repair.duplicate",
+        "a run removed the bot's own duplicate comment, item or PR (overlapping runs); the oldest stays",
+        kind=STR,
+        key=STR,
+        kept=INT,
+        removed=LIST,
+    ),
+    _spec(
         "telemetry.export_failed",
         "pushing the run's metrics or events to a monitoring endpoint failed; the run went on",
         item=False,

@@ -3,6 +3,10 @@
 Item histories are built from every event up to the window's end, so a duration that starts
 before `--since` is still measured right; a figure counts in the window when its end does
 (an item reaching done, a state left, a gate passed). "Now" is `--until`, else the last event.
+
+The files are verified first (telemetry.verify): damage to a file of a run that started before
+the window's end (its lines feed the window's histories) is listed as `tampered`, at the top of
+every rendering, instead of the figures silently counting around the missing lines.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from issueops.telemetry.report_model import (
     Report,
     RunRow,
 )
-from issueops.telemetry.sink import format_ts
+from issueops.telemetry.sink import format_ts, uuid7_time
+from issueops.telemetry.verify import verify_directory
 
 FORMATS: tuple[str, ...] = ("md", "json", "csv", "html")
 STATE_ORDER: tuple[str, ...] = tuple(state.value for state in State)
@@ -78,12 +83,28 @@ def build_report(
         events_in_window=len(in_window),
         items=len(chosen),
         warnings=[str(w) for w in read.warnings],
+        tampered=_tampered(directory, window),
     )
     _item_kpis(report, list(chosen.values()), window, as_of)
     _event_kpis(report, in_window, chosen)
     if workflow is None:
         _states_from_labels(report, timed)
     return report
+
+
+_NOT_TAMPERING = frozenset({"torn", "missing"})  # a writer cut off; no directory at all
+
+
+def _tampered(directory: Path, window: _Window) -> list[str]:
+    """Integrity errors in files whose run started before the window's end (or at an unknown time)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for finding in verify_directory(directory).errors:
+        started = uuid7_time(Path(finding.path).stem)
+        if finding.kind not in _NOT_TAMPERING and (started is None or window.before_end(started)):
+            found.append(str(finding))
+    return found
 
 
 def _states_from_labels(report: Report, timed: list[tuple[datetime, dict[str, Any]]]) -> None:

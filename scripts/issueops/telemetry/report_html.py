@@ -26,9 +26,11 @@ from issueops.telemetry.report_model import (
     flow_sentence,
     headlines,
     model_figures,
+    tampered_line,
 )
 
 TABLE_ROWS = 500
+TAMPERED_SHOWN = 10  # tampering findings in the banner; the JSON has them all
 DAYS_CHARTED = 90
 RUNS_CHARTED = 100
 BARS_CHARTED = 15
@@ -156,6 +158,10 @@ def render_html(report: Report) -> str:
                 ],
             )
         )
+    if report.tampered:
+        # A banner above the figures: verification found damage in files this window reads.
+        shown = Block("details", summary="the problems", lines=report.tampered[:TAMPERED_SHOWN])
+        panels.insert(0, Panel("Telemetry tampered", [note(tampered_line(report.tampered)), shown]))
     cards = [{"key": k, "label": label, "value": v, "basis": b} for k, label, v, b in headlines(report)]
     page: dict[str, Any] = {"scope": scope, "counts": counts, "cards": cards, "panels": panels}
     return _environment().get_template("report.html.j2").render(page)

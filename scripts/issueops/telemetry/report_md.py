@@ -20,6 +20,7 @@ from issueops.telemetry.report_model import (
     flow_sentence,
     headlines,
     model_figures,
+    tampered_line,
 )
 
 MD_LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB (1,048,576)
@@ -125,6 +126,8 @@ def _document(report: Report, rows: int, points: int) -> str:
         f"{report.items:,} items, {report.api.runs:,} runs."
     )
     out.append("")
+    if report.tampered:
+        out += [f"> **Telemetry tampered**: {_cell(tampered_line(report.tampered))}", ""]
     out += _summary(report)
     out += _states(report, rows, points)
     out += _throughput(report, rows, points)

@@ -210,6 +210,7 @@ class Report:
     model: ModelUsage = field(default_factory=ModelUsage)
     runs: list[RunRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tampered: list[str] = field(default_factory=list)  # verify's errors touching the window
     audit: list[AuditRow] = field(default_factory=list)
 
     @property
@@ -236,6 +237,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def tampered_line(findings: list[str]) -> str:
+    """One line for a report's banner: how many problems of which kind, in which files (the JSON
+    and `telemetry verify` list each one)."""
+    kinds: dict[str, int] = {}
+    files: dict[str, None] = {}
+    for text in findings:
+        where, kind = [*text.split(": ", 2), "", ""][:2]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        files[where.rsplit(":", 1)[0].rsplit("/", 1)[-1]] = None
+    counts = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
+    names = ", ".join(list(files)[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return (
+        f"{counts} in {names}; the figures miss what was changed or removed "
+        "(`issueops telemetry verify` lists each problem)."
+    )
 
 
 HANDS_OFF = "approvals only"  # reached done with no manual command besides approving

@@ -6,13 +6,15 @@ Why each rule:
   checked: a line is never interleaved with another writer's, even when two sinks share a run id.
 - `prev` = sha256 of the previous line's bytes, `seq` = the line's position: `telemetry verify`
   finds changed, removed, reordered and torn lines.
+- `run.started` carries the previous run file's anchor (its line count and last line's hash),
+  and `anchor()` gives this file's own for the run summary: lines cut from the end, an emptied
+  file and a deleted file are found from outside the file (see telemetry.anchor).
 - A scrub redacts secret-looking keys and the token's value: telemetry is uploaded as an artifact.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -24,6 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from issueops.core.errors import IssueOpsError
+from issueops.telemetry.anchor import Anchor, line_hash, previous_anchor, relative_name
 from issueops.telemetry.events import GENESIS, SCHEMA_VERSION, check_event
 
 REDACTED = "[redacted]"
@@ -88,11 +91,6 @@ def format_ts(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds: `2026-11-21T12:04:45.123Z`."""
     utc = _utc(moment)
     return utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond // 1000:03d}Z"
-
-
-def line_hash(line: bytes) -> str:
-    """The chain hash of one stored line (its bytes without the newline)."""
-    return hashlib.sha256(line).hexdigest()
 
 
 # --- the scrub ---------------------------------------------------------------------------------
@@ -210,6 +208,8 @@ class TelemetrySink:
         now = _utc(self._clock())
         if event in ("run.started", "run.completed"):
             fields.setdefault("command", self.command)
+        if event == "run.started" and "previous" not in fields and (previous := self._previous()):
+            fields["previous"] = previous.as_dict()
         if event == "run.completed":
             fields.setdefault("duration_ms", int((now - self._started).total_seconds() * 1000))
         body: dict[str, Any] = {"event": event, "repo": self.repo}
@@ -241,11 +241,23 @@ class TelemetrySink:
                 os.close(fd)
             _fsync_dir(self.path.parent)
 
+    def anchor(self) -> Anchor | None:
+        """This file's end as this sink wrote it: None before the first line."""
+        if self._tail is None or self.head is None:
+            return None
+        return Anchor(relative_name(self.directory, self.path), self._tail[2] - 1, self.head)
+
     def secrets(self) -> list[str]:
         """The values this sink redacts (for other outputs of the run, e.g. a warning)."""
         return self._current_secrets()
 
     # internals
+    def _previous(self) -> Anchor | None:
+        try:
+            return previous_anchor(self.directory, self.path)
+        except OSError:
+            return None  # an unreadable neighbour must not stop the run; verify reports it
+
     def _current_secrets(self) -> list[str]:
         found = list(self._secrets)
         found.extend(os.environ.get(name, "") for name in self._secret_env)

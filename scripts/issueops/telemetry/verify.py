@@ -5,17 +5,24 @@ genesis value) and `seq` is its position. A break in the chain says which kind o
 a line changed (its successor no longer points to it), removed (a gap in `seq`), reordered or
 inserted (a line points to a line that is not just before it), duplicated (the same bytes twice),
 torn or malformed (not JSON), foreign (another run's line).
+
+What a chain inside one file cannot show, anchors recorded outside it do (telemetry.anchor): each
+`run.started` names the previous run's file with its line count and last line's hash, and
+`--anchor` takes the one a run printed in its summary. A file with fewer lines than its anchor
+had its tail `truncated`, a 0-byte file was `emptied`, a file an anchor names but that is gone
+was `deleted`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from issueops.telemetry.anchor import Anchor, line_hash, relative_name
 from issueops.telemetry.events import GENESIS, SCHEMA_VERSION, check_event
 from issueops.telemetry.reader import RawLine, read_lines, telemetry_files
-from issueops.telemetry.sink import line_hash
 
 HUMAN_LIMIT = 100  # findings listed in the human text; the JSON summary has them all
 
@@ -47,6 +54,7 @@ class VerifyResult:
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)
+    anchors_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -62,6 +70,7 @@ class VerifyResult:
             "errors": [f.as_dict() for f in self.errors],
             "warnings": [f.as_dict() for f in self.warnings],
             "heads": dict(self.heads),
+            "anchors_checked": self.anchors_checked,
         }
 
     def human(self) -> str:
@@ -69,7 +78,8 @@ class VerifyResult:
         if not self.exists:
             return f"telemetry verify: {self.directory} does not exist; pass --telemetry DIR"
         verdict = "OK" if self.ok else f"FAILED ({len(self.errors)} problem(s))"
-        counts = f"{self.files} file(s), {self.lines} line(s) under {self.directory}"
+        counts = f"{self.files} file(s), {self.lines} line(s), {self.anchors_checked} anchor(s)"
+        counts += f" under {self.directory}"
         out = [f"telemetry verify: {counts}: {verdict}"]
         for title, items in (("errors", self.errors), ("warnings", self.warnings)):
             if not items:
@@ -80,18 +90,22 @@ class VerifyResult:
                 out.append(f"  ... and {len(items) - HUMAN_LIMIT} more (use --json for all)")
         if not self.ok:
             out.append(
-                "A changed, removed or reordered line means the file was edited after it was written; "
-                "a torn line means a writer was cut off (crash, full disk). Keep the files as evidence."
+                "A changed, removed or reordered line, a truncated, emptied or deleted file means the "
+                "telemetry was edited after it was written; a torn line means a writer was cut off "
+                "(crash, full disk). Keep the files as evidence."
             )
         return "\n".join(out)
 
 
-def verify_directory(directory: Path) -> VerifyResult:
-    """Verify every `*.jsonl` file under `directory`."""
+def verify_directory(directory: Path, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+    """Verify every `*.jsonl` file under `directory`, and every anchor: the ones the files record
+    (each run's `run.started` names the previous file) and the ones given (from run summaries)."""
     result = VerifyResult(directory=directory, exists=directory.is_dir())
     if not result.exists:
         result.errors.append(Finding("missing", directory, 0, "no such directory; pass --telemetry DIR"))
         return result
+    found: dict[str, list[RawLine]] = {}
+    recorded: list[tuple[Anchor, str]] = []
     for path in telemetry_files(directory):
         result.files += 1
         try:
@@ -99,9 +113,44 @@ def verify_directory(directory: Path) -> VerifyResult:
         except OSError as exc:
             result.errors.append(Finding("unreadable", path, 0, f"cannot read: {exc.strerror}"))
             continue
+        found[relative_name(directory, path)] = lines
         result.lines += len(lines)
+        if not lines:
+            message = "the file is empty: its lines were removed after they were written"
+            result.errors.append(Finding("emptied", path, 0, message))
+            continue
         _verify_file(path, lines, result)
+        first = lines[0].record or {}
+        if first.get("event") == "run.started" and (anchor := Anchor.from_record(first.get("previous"))):
+            recorded.append((anchor, f"run {path.stem} recorded"))
+    recorded += [(anchor, "the given anchor says") for anchor in anchors]
+    for anchor, source in recorded:
+        result.anchors_checked += 1
+        finding = _check_anchor(directory, anchor, found, source)
+        if finding is not None:
+            result.errors.append(finding)
     return result
+
+
+def _check_anchor(
+    directory: Path, anchor: Anchor, found: dict[str, list[RawLine]], source: str
+) -> Finding | None:
+    """The damage at the end of the file an anchor names, if any."""
+    path = directory / anchor.file
+    lines = found.get(anchor.file)
+    if lines is None:
+        return Finding("deleted", path, 0, f"the file is gone; {source} {anchor.lines} line(s) in it")
+    if not lines:
+        return None  # reported as emptied
+    whole = [line for line in lines if not line.torn]
+    if len(whole) < anchor.lines:
+        gone = anchor.lines - len(whole)
+        message = f"{gone} line(s) removed from the end; {source} {anchor.lines}"
+        return Finding("truncated", path, len(whole), message)
+    if line_hash(whole[anchor.lines - 1].data) != anchor.head:
+        message = f"line {anchor.lines} changed: its hash is not the anchor's ({source} {anchor.head[:12]}…)"
+        return Finding("changed", path, whole[anchor.lines - 1].lineno, message)
+    return None
 
 
 def _verify_file(path: Path, lines: list[RawLine], result: VerifyResult) -> None:
