@@ -194,3 +194,13 @@ def test_an_issue_history_replays_with_its_actors_and_times() -> None:
 def test_a_broken_issue_event_is_named(name: str, event: dict[str, str], fragment: str) -> None:
     problems = check_scenario({"repo": "a/b", "issues": [{"title": "t", "events": [event]}]})
     assert any(fragment in p.message for p in problems), (name, problems)
+
+
+def test_a_kept_comment_id_is_never_given_to_a_new_comment() -> None:
+    """A snapshot keeps real comment ids; the sandbox's own ids must go around them."""
+    sb = from_scenario(
+        {"repo": "a/b", "issues": [{"title": "t", "comments": [{"id": 1_000_005, "body": "kept"}]}]}
+    )
+    new = [sb.state.add_comment(1, "bob", f"new {n}") for n in range(10)]
+    assert sb.state.comments[1_000_005].body == "kept"
+    assert len({c.id for c in new} | {1_000_005}) == 11

@@ -6,7 +6,6 @@ records the same `labeled` event with the acting user and bumps the issue's `upd
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +56,7 @@ class SandboxState:
         if not owner or not name or "/" in name:
             raise ValueError(f"repo must be OWNER/NAME, got {repo!r}")
         self.clock = clock or VirtualClock()
-        self._ids = itertools.count(1_000_001)
+        self._next_id = 1_000_001
         self.repo = RepoInfo(
             owner, name, self.next_id(), private, default_branch, description, self.clock.now()
         )
@@ -75,7 +74,14 @@ class SandboxState:
 
     # --- ids and people ------------------------------------------------------------------
     def next_id(self) -> int:
-        return next(self._ids)
+        value = self._next_id
+        self._next_id += 1
+        return value
+
+    def reserve_id(self, value: int) -> int:
+        """Take an id from elsewhere (a snapshot's comment ids): later ids never collide with it."""
+        self._next_id = max(self._next_id, value + 1)
+        return value
 
     def add_user(
         self,
@@ -355,7 +361,7 @@ class SandboxState:
         if comment_id is not None and comment_id in self.comments:
             raise ValueError(f"comment id {comment_id} is taken")
         comment = Comment(
-            comment_id if comment_id is not None else self.next_id(),
+            self.reserve_id(comment_id) if comment_id is not None else self.next_id(),
             number,
             self.user(user).login,
             body,
