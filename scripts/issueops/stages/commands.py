@@ -196,6 +196,7 @@ def logins_to_check(
         item_author=ctx.item.author.login,
         permissions={},
         approver_logins=frozenset(),
+        comments=ctx.comments,
     )
     processed = _processed_ids(ctx, bot_login)
     seen = reacted or {}
@@ -207,7 +208,7 @@ def logins_to_check(
                 continue
             if authority.precheck(comment.author, comment.edited, command.name, command.logins) is not None:
                 continue
-            if authority.needs_permission(comment.author, command.name, command.logins):
+            if authority.needs_lookup(comment.author, command.name, command.logins):
                 logins.setdefault(comment.author.login.lower(), comment.author.login)
     label = cfg.labels.approved
     if label in ctx.item.labels:
@@ -275,12 +276,25 @@ def _hold_info(ctx: ItemContext, authority: Authority, hold_label: str) -> tuple
         if authority.is_pipeline(comment.author) or comment.author.is_bot:
             continue
         holds = [c for c in parse_commands(comment.body) if c.name == "hold" and c.valid]
+        if holds and _refused_hold(comment, authority):
+            continue
         if holds:
             return comment.author.login, holds[-1].argument
     event = latest_label_event(ctx.label_events, hold_label)
     if event is not None and not authority.is_pipeline(event.actor):
         return event.actor.login, ""
     return None, ""
+
+
+def _refused_hold(comment: Comment, authority: Authority) -> bool:
+    """A `/hold` that did not count: from a stranger, or from someone whose permission this run
+    looked up and found short (older holds are not looked up again and are taken as given)."""
+    if not authority.needs_permission(comment.author, "hold"):
+        return False
+    if authority.is_stranger(comment.author.login):
+        return True
+    known = comment.author.login.lower() in authority.permissions
+    return known and authority.check(comment.author, comment.edited, "hold") is not None
 
 
 def _transitions(
@@ -402,6 +416,7 @@ def plan_commands(
         item_author=item.author.login,
         permissions=permissions,
         approver_logins=approver_logins,
+        comments=ctx.comments,
     )
     seen = reacted or {}
     processed = _processed_ids(ctx, bot_login)
