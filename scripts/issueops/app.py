@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -16,7 +16,9 @@ from typing import Any
 
 import requests
 
+from issueops.actions_env import ActionsEvent
 from issueops.config.labels import label_set
+from issueops.config.settings import Config
 from issueops.config.validate import validate_all
 from issueops.core.errors import ConfigError, UserError
 from issueops.core.options import Options
@@ -141,9 +143,16 @@ def open_session(
         telemetry.close()
 
 
-def build_stages(names: Sequence[str], *, event_item: int | None, fetch: Fetch = http_fetch) -> list[Stage]:
+def build_stages(
+    names: Sequence[str],
+    *,
+    event_item: int | None,
+    fetch: Fetch = http_fetch,
+    event: ActionsEvent | None = None,
+    refusals_path: Path | None = None,
+) -> list[Stage]:
     table: dict[str, Callable[[], Stage]] = {
-        "commands": lambda: CommandsStage(event_item),
+        "commands": lambda: CommandsStage(event_item, event, refusals_path),
         "monitor": lambda: MonitorStage(fetch),
         "assign": AssignStage,
         "process": ProcessStage,
@@ -163,10 +172,18 @@ def run_stages(
     port_factory: Callable[[Governor], GitHubPort] | None = None,
     fetch: Fetch = http_fetch,
     cache_path: Path | None = None,
+    event: ActionsEvent | None = None,
 ) -> RunSummary:
-    """Run the named stages in order, in one run (one run id, one snapshot, one budget)."""
+    """Run the named stages in order, in one run (one run id, one snapshot, one budget).
+
+    A run for one event (`event_item`) gets the small fixed budget of `commands:` in the config
+    and leaves `commands.event_reserve` of the hourly limit to the schedules, whatever the flags.
+    """
     command = command or " ".join(names)
     config, workflows, templates = load_definitions(opts)
+    if event_item is not None:
+        config, opts = event_budget(config, opts)
+    cache_path = cache_path or Path(config.api.cache_path)
     started = time.monotonic()
     summary = RunSummary(command=command, dry_run=opts.dry_run)
     with open_session(
@@ -187,7 +204,9 @@ def run_stages(
             dry_run=opts.dry_run,
             limit=opts.limit,
             item_filter=opts.item if event_item is None else None,
-            base_branch=config.default_branch or session.port.default_branch(),
+            # the commands stage never needs the default branch: one request fewer per event run
+            base_branch=config.default_branch
+            or ("main" if set(names) <= {"commands"} else session.port.default_branch()),
             templates=templates,
         )
         rt.extra["html_base"] = _html_base(opts.api_url)
@@ -195,7 +214,10 @@ def run_stages(
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
-        for stage in build_stages(names, event_item=event_item, fetch=fetch):
+        refusals = cache_path.parent / "refusals.json"
+        for stage in build_stages(
+            names, event_item=event_item, fetch=fetch, event=event, refusals_path=refusals
+        ):
             runner.run_stage(stage)
         summary.orphans = rt.extra.get("orphans")
         summary.requests_made = session.governor.requests_made
@@ -215,6 +237,19 @@ def run_stages(
             exit_code=summary.exit_code,
         )
     return summary
+
+
+def event_budget(config: Config, opts: Options) -> tuple[Config, Options]:
+    """The budget of a run for one event: small and fixed, and never the schedules' share."""
+    settings = config.commands
+    wanted = opts.max_requests or config.api.max_requests_per_run
+    api = config.api.model_copy(
+        update={
+            "max_requests_per_run": min(wanted, settings.event_max_requests),
+            "reserve": max(config.api.reserve, settings.event_reserve),
+        }
+    )
+    return config.model_copy(update={"api": api}), replace(opts, max_requests=api.max_requests_per_run)
 
 
 def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort] | None = None) -> list[str]:

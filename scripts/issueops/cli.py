@@ -239,13 +239,14 @@ def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) 
 
     opts = replace(_options(ctx), item=item)
     event_item = None
+    event = None
     if event_path is not None:
         event = read_event(event_path, opts.env.get("GITHUB_EVENT_NAME", ""))
         event_item = event.issue_number
         if event_item is None:
             click.echo(f"{event_path}: not an issue event; nothing to do.", err=True)
             return
-    _finish(opts, run_stages(opts, ("commands",), command="commands", event_item=event_item))
+    _finish(opts, run_stages(opts, ("commands",), command="commands", event_item=event_item, event=event))
 
 
 @main.group()

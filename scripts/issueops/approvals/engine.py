@@ -61,7 +61,9 @@ REPLY_REASONS: frozenset[str] = frozenset(
 # and a public organization member always show as COLLABORATOR, OWNER or MEMBER. (A private
 # organization member who reaches the repository only through a team can show as CONTRIBUTOR,
 # which is why CONTRIBUTOR still goes to the permission endpoint; see docs/approvals.md.)
-STRANGER_ASSOCIATIONS: frozenset[str] = frozenset({"NONE", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN"})
+STRANGER_ASSOCIATIONS: frozenset[str] = frozenset(
+    {"NONE", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN"}
+)
 _LEVELS: dict[str, int] = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 # Lapses that never heal: the approval was bound to other content, or its comment was edited.
 STICKY_LAPSES: frozenset[str] = frozenset({"stale", "edited_comment"})

@@ -146,9 +146,6 @@ class RefusalsConfig(Strict):
     by_association: bool = Field(
         True, description="Refuse on the payload's author_association alone (no permission lookup)."
     )
-    state_path: str = Field(
-        ".issueops-cache/refusals.json", description="What was answered to whom (kept with the API cache)."
-    )
 
 
 class CommandsConfig(Strict):
@@ -158,8 +155,13 @@ class CommandsConfig(Strict):
     refusals: RefusalsConfig = Field(default_factory=RefusalsConfig)
     event_max_requests: int = Field(
         40,
-        ge=5,
+        ge=6,
         description="Request budget of one `commands --event` run, whatever --max-requests says.",
+    )
+    event_reserve: int = Field(
+        400,
+        ge=0,
+        description="Requests of the hourly limit a `commands --event` run never spends (left to schedules).",
     )
 
 

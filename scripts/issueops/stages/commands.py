@@ -38,6 +38,7 @@ from issueops.approvals.status import (
     render_denied_reply,
     render_status,
 )
+from issueops.approvals.throttle import RefusalLog
 from issueops.config.settings import Config, Risk
 from issueops.core.model import (
     Action,
@@ -217,6 +218,86 @@ def logins_to_check(
         if event is not None and human and authority.precheck(event.actor, False, "approve") is None:
             logins.setdefault(event.actor.login.lower(), event.actor.login)
     return set(logins.values())
+
+
+# --- strangers: refused outright, answered through the throttle -----------------------------------
+
+
+def refused_outright(comment: Comment, commands: tuple[ParsedCommand, ...], authority: Authority) -> bool:
+    """A stranger's comment none of whose commands can do anything: every known command needs a
+    permission the association rules out (a stranger's `/cancel` has nothing to withdraw), the
+    rest are unknown. Decided from the comment alone, so the event path reads nothing for it."""
+    if comment.author.is_bot or authority.is_pipeline(comment.author):
+        return False
+    if not authority.is_stranger(comment.author.login):
+        return False
+    for command in commands:
+        if not command.valid or command.name == "cancel":
+            continue
+        if not authority.needs_permission(comment.author, command.name, command.logins):
+            return False  # /help, /unassign of oneself, the author's /hold: the normal path
+    return True
+
+
+def plan_refusal(
+    item: int, comment: Comment, commands: tuple[ParsedCommand, ...], log: RefusalLog
+) -> tuple[list[Action], list[dict[str, object]]]:
+    """The answer to one comment refused outright: decided once by the log, then never again."""
+    judged = log.judge(comment.author.login, item, comment.id, comment.created_at)
+    if not judged.fresh:
+        return [], []
+    login = comment.author.login
+    refused = [c.name for c in commands if c.valid and c.name != "cancel"]
+    events: list[dict[str, object]] = []
+    if refused and judged.verdict != "silent":
+        denied = {"login": login, "reason": "not_collaborator", "command": refused[0], "comment": comment.id}
+        events.append({"event": "approval.denied", **denied})
+    if judged.verdict != "reply":
+        mode = {"mode": judged.verdict, "refusals": judged.refusals}
+        events.append({"event": "command.throttled", "login": login, "comment": comment.id, **mode})
+    if judged.verdict == "silent":
+        return [], events
+    actions: list[Action] = [React(item, DENIED if refused else CONFUSED, comment.id)]
+    if judged.verdict == "reply" and refused:
+        reply = render_denied_reply(login, ["not_collaborator"])
+        actions.append(UpsertComment(item, denied_key(login), reply))
+    return actions, events
+
+
+Commented = list[tuple[Comment, tuple[ParsedCommand, ...]]]
+
+
+def _split_outright(
+    ctx: ItemContext,
+    new: list[tuple[Comment, tuple[ParsedCommand, ...]]],
+    comments: list[tuple[Comment, tuple[ParsedCommand, ...]]],
+    authority: Authority,
+    log: RefusalLog,
+) -> tuple[
+    ItemContext, list[tuple[Comment, tuple[ParsedCommand, ...]]], list[Action], list[dict[str, object]]
+]:
+    """Take strangers' outright refusals out of the item's history (they are no votes and no
+    commands) and answer the new ones through the log."""
+    outright = {c.id for c, cmds in comments if refused_outright(c, cmds, authority)}
+    if not outright:
+        return ctx, new, [], []
+    actions: list[Action] = []
+    events: list[dict[str, object]] = []
+    for comment, commands in new:
+        if comment.id in outright:
+            more, said = plan_refusal(ctx.item.number, comment, commands, log)
+            actions += [a for a in more if not _answered(ctx, a)]
+            events += said
+    rest = replace(ctx, comments=tuple(c for c in ctx.comments if c.id not in outright))
+    return rest, [(c, cmds) for c, cmds in new if c.id not in outright], actions, events
+
+
+def _answered(ctx: ItemContext, action: Action) -> bool:
+    """A denial reply already there word for word (the applier would find nothing to edit)."""
+    if not isinstance(action, UpsertComment):
+        return False
+    existing = next((c for c in ctx.comments if c.has_marker(action.key)), None)
+    return existing is not None and existing.body.strip() == action.body.strip()
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -401,10 +482,13 @@ def plan_commands(
     now: datetime,
     head_sha: str | None,
     reacted: Mapping[int, frozenset[str]] | None = None,
+    refusals: RefusalLog | None = None,
 ) -> Plan:
     """Everything the commands stage wants done on one item, for the applier.
 
     `reacted` maps comment id -> reactions the bot already left on it (so replays add none).
+    `refusals`: the throttle's log; with it, strangers' outright refusals are answered through it
+    (and recorded in it) instead of through the status comment.
     `now` is accepted for the runner's uniform call; nothing here depends on the clock.
     """
     del now  # the plan is a function of history only, so replays compare equal
@@ -425,6 +509,10 @@ def plan_commands(
 
     if item.state == "closed":
         return _plan_closed(ctx, plan, new, bot_login)
+    refusal_actions: list[Action] = []
+    refusal_events: list[dict[str, object]] = []
+    if refusals is not None:
+        ctx, new, refusal_actions, refusal_events = _split_outright(ctx, new, comments, authority, refusals)
 
     hold_label = config.labels.hold
     work = _Work(labels=list(item.labels), assignees=list(item.assignees))
@@ -507,8 +595,8 @@ def plan_commands(
         body = render_status(decision, new_record, view)
         if _differs(ctx, STATUS_KEY, bot_login, body):
             actions.append(UpsertComment(item.number, STATUS_KEY, body))
-    plan.actions = actions
-    plan.events = _events(decision, work, old_denied, risk, gate)
+    plan.actions = refusal_actions + actions
+    plan.events = refusal_events + _events(decision, work, old_denied, risk, gate)
     plan.reasons += [f"{m.from_state} -> {m.to_state} ({m.cause})" for m in moves]
     return plan
 

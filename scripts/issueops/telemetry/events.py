@@ -79,6 +79,13 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("approval.denied", "an approval attempt did not count (reason code)", login=STR, reason=STR),
     _spec("approval.lapsed", "an earlier approval no longer counts", login=STR, reason=STR),
     _spec("command.applied", "a comment command took effect", command=STR, login=STR),
+    _spec(
+        "command.throttled",
+        "a stranger's refused command got a reaction only (`react`) or nothing at all (`silent`)",
+        login=STR,
+        mode=STR,
+        refusals=INT,
+    ),
     _spec("api.wait", "the governor waited before a request", item=False, seconds=NUM, reason=STR),
     _spec(
         "api.budget_stop",
