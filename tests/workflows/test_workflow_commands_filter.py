@@ -47,6 +47,8 @@ def comment(
     return {"github": {"event_name": "issue_comment", "event": event}, "vars": {}, "inputs": {}}
 
 
+SCHEDULE: dict[str, Any] = {"github": {"event_name": "schedule", "event": {}}, "vars": {}, "inputs": {}}
+
 # (name, contexts, whether a job starts)
 IF_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("a collaborator's /approve", comment("/approve", "COLLABORATOR", login="carol"), True),
@@ -79,7 +81,7 @@ IF_CASES: list[tuple[str, dict[str, Any], bool]] = [
         {"github": {"event_name": "issues", "event": {"sender": {"login": "x[bot]", "type": "Bot"}}}},
         False,
     ),
-    ("the hourly catch-up", {"github": {"event_name": "schedule", "event": {}}}, True),
+    ("the hourly catch-up", SCHEDULE, True),
 ]
 
 
@@ -94,7 +96,7 @@ GROUP_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("a collaborator: the item's own group", comment("/approve", "COLLABORATOR"), "issueops-commands-7"),
     ("a stranger: one group for every item", comment("/help", "NONE"), "issueops-commands-strangers"),
     ("a first-timer too", comment("/hold", "FIRST_TIMER", author="mallory"), "issueops-commands-strangers"),
-    ("the catch-up", {"github": {"event_name": "schedule", "event": {}}}, "issueops-commands-all"),
+    ("the catch-up", SCHEDULE, "issueops-commands-all"),
     (
         "a dispatch for one item",
         {"github": {"event_name": "workflow_dispatch", "event": {}}, "inputs": {"item": "12"}},
