@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -59,7 +59,6 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _require(value: str | None, what: str) -> str:
@@ -209,7 +208,7 @@ def run_stages(
             or ("main" if set(names) <= {"commands"} else session.port.default_branch()),
             templates=templates,
         )
-        rt.extra["html_base"] = _html_base(opts.api_url)
+        rt.html_base = _html_base(opts.api_url)
         runner = Runner(rt, summary)
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
@@ -219,7 +218,7 @@ def run_stages(
             names, event_item=event_item, fetch=fetch, event=event, refusals_path=refusals
         ):
             runner.run_stage(stage)
-        summary.orphans = rt.extra.get("orphans")
+        summary.orphans = rt.orphans
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)

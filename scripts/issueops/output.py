@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from issueops.core.markdown import table_cell
 from issueops.runner import PlanRow, RunSummary
 
 
@@ -62,10 +63,6 @@ def _orphan_lines(summary: RunSummary) -> list[str]:
     return [f"{title}:", *(f"  {line}" for line in found)]
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
-
-
 def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
     """For the Actions step summary: counts, the plan (when dry-run) or changes, what was deferred."""
     mode = "dry run" if summary.dry_run else "live"
@@ -86,17 +83,17 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         out += [f"### {'Plan' if summary.dry_run else 'Changes'}", ""]
         out += ["| stage | item | action | detail |", "| --- | --- | --- | --- |"]
         for row in summary.rows[:max_rows]:
-            out.append(f"| {row.stage} | {row.target} | {row.action} | {_md_cell(row.detail)} |")
+            out.append(f"| {row.stage} | {row.target} | {row.action} | {table_cell(row.detail)} |")
         if len(summary.rows) > max_rows:
             out.append(f"\n_{len(summary.rows) - max_rows} more rows left out._")
     orphans = _orphan_lines(summary)
     if orphans:
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
-        out += [f"- {_md_cell(line.strip())}" for line in orphans[1:]]
+        out += [f"- {table_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
     for failure in summary.failures:
         out.append(
             f"- **failed** {failure['stage']} {failure['target']}: `{failure['failure_code']}` "
-            f"({failure['failure_class']}): {_md_cell(failure['hint'])}"
+            f"({failure['failure_class']}): {table_cell(failure['hint'])}"
         )
     return "\n".join(out) + "\n"

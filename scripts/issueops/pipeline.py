@@ -62,12 +62,9 @@ from issueops.stages.sweep_orphans import (
 
 def snapshot_of(rt: Runtime) -> Snapshot:
     """The run's snapshot, read on first use and shared by every stage of the run."""
-    snap = rt.extra.get("snapshot")
-    if snap is None:
-        snap = read_snapshot(rt.port)
-        rt.extra["snapshot"] = snap
-    assert isinstance(snap, Snapshot)
-    return snap
+    if rt.snapshot is None:
+        rt.snapshot = read_snapshot(rt.port)
+    return rt.snapshot
 
 
 def context_of(rt: Runtime, state: ItemState, *, with_events: bool = False) -> ItemContext:
@@ -241,7 +238,7 @@ class ProcessStage:
             base_branch=rt.base_branch,
             now=rt.now,
             bot_login=rt.bot_login,
-            html_base=rt.extra.get("html_base", "https://github.com"),
+            html_base=rt.html_base,
         )
 
     def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
@@ -299,8 +296,9 @@ class CommandsStage:
 
     def _read_one(self, rt: Runtime, number: int) -> WorkUnit:
         """The event path: re-read the item from the API instead of trusting the payload."""
-        snap = rt.extra.setdefault("snapshot", Snapshot())
-        assert isinstance(snap, Snapshot)
+        if rt.snapshot is None:
+            rt.snapshot = Snapshot()
+        snap = rt.snapshot
         item = rt.port.get_item(number)
         state = snap.items.get(number) or snap.add(item)
         state.item = item
@@ -430,7 +428,7 @@ class SweepStage:
 
     Each item is a unit; the orphan scan runs once per sweep and adds its repairs to the item's
     unit, or to a unit of their own (no item state) for a closed or deleted item's PR and branch.
-    The report of every orphan found, repaired or not, goes to `rt.extra["orphans"]`.
+    The report of every orphan found, repaired or not, goes to `rt.orphans`.
     """
 
     name = "sweep"
@@ -460,7 +458,7 @@ class SweepStage:
         try:
             branches = rt.port.list_branches(BRANCH_PREFIX)
         except GitHubError as exc:
-            rt.extra["orphans"] = OrphanReport(error=str(exc)).as_dict()
+            rt.orphans = OrphanReport(error=str(exc)).as_dict()
             return {}
         pulls = _current_pulls(snap)
         with_pr = {pr.head_branch for pr in pulls}
@@ -498,7 +496,7 @@ class SweepStage:
         )
         if wanted is not None:
             report = OrphanReport(tuple(f for f in report.findings if f.item == wanted))
-        rt.extra["orphans"] = report.as_dict()
+        rt.orphans = report.as_dict()
         return {p.item: p for p in plans if p.item is not None and wanted in (None, p.item)}
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:

@@ -21,6 +21,7 @@ from issueops.config.workflows import WorkflowSchema
 from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.core.model import Action, Plan
 from issueops.github.port import GitHubPort
+from issueops.snapshot import Snapshot
 
 
 class Budget(Protocol):
@@ -138,7 +139,10 @@ class Runtime:
     item_filter: int | None = None
     base_branch: str = "main"
     templates: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Shared by the stages of one run: the repository read once, and what the summary reports.
+    snapshot: Snapshot | None = None
+    html_base: str = "https://github.com"
+    orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
 
     def workflow(self, name: str | None) -> WorkflowSchema | None:
         return next((w for w in self.workflows if w.name == name), None)

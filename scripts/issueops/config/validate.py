@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from issueops.config.loader import DataPath, Loaded, SourceMap, field_name, read_config, read_workflows
+from issueops.config.loader import Loaded, field_name, read_config, read_workflows
 from issueops.config.report import ValidationReport, effective_sla
 from issueops.config.settings import Config, GithubSearchSource, HttpCheckSource
 from issueops.config.template_check import check_template
 from issueops.config.workflows import MatchRules, WorkflowSchema
 from issueops.core.errors import Problem
+from issueops.core.yamlpos import DataPath, SourceMap
 
 TEMPLATES_DIR = "templates"
 LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")

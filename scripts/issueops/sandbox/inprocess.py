@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import requests
 import responses
 
-from issueops.sandbox.sandbox import Sandbox, SandboxTimeout
+from issueops.sandbox.http import SandboxTimeout
+from issueops.sandbox.sandbox import Sandbox
 
 _METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
 

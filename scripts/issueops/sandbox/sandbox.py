@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from issueops.sandbox.clock import VirtualClock, iso
+from issueops.sandbox.control import handle_control
 from issueops.sandbox.etag import etag_for, matches
 from issueops.sandbox.faults import Fault, FaultSet
-from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, not_found
+from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, SandboxResponse, SandboxTimeout, not_found
 from issueops.sandbox.ledger import Ledger, LedgerEntry
 from issueops.sandbox.models import PERMISSION_LEVELS, Comment, Event, Issue, Label, Team, User
 from issueops.sandbox.ratelimit import DOCS_PRIMARY, DOCS_SECONDARY, Limits, RateLimiter
@@ -44,24 +43,6 @@ _DENIED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-class SandboxTimeout(Exception):
-    """The request got no answer (an injected `timeout` fault): `kind` is "read" or "connect"."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"sandbox injected a {kind} timeout")
-        self.kind = kind
-
-
 class Sandbox:
     """A stateful stand-in for the GitHub REST API subset the project uses."""
 
@@ -85,14 +66,6 @@ class Sandbox:
         self._base_url = ""
         self._render: Renderer
         self.base_url = base_url
-
-    @classmethod
-    def from_scenario(cls, source: Path | str | Mapping[str, Any]) -> Sandbox:
-        """Build from a scenario file (YAML) or an already-loaded mapping."""
-        from issueops.sandbox.scenario import build_sandbox, load_scenario
-
-        data = source if isinstance(source, Mapping) else load_scenario(Path(source))
-        return build_sandbox(data)
 
     # --- configuration ------------------------------------------------------------------
     @property
@@ -275,8 +248,6 @@ class Sandbox:
         lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
-                from issueops.sandbox.control import handle_control
-
                 return handle_control(self, method.upper(), path, split.query, body)
             self.clock.tick()
             return self._serve(method.upper(), path, split.query, lower, body)

@@ -9,49 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import Any
 
 from issueops.core.errors import ConfigError, Problem
+from issueops.core.yamlpos import DataPath, SourceMap, read_yaml
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
 from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS
 from issueops.sandbox.ratelimit import Limits
-
-if TYPE_CHECKING:
-    from issueops.sandbox.sandbox import Sandbox
-
-
-class _Map(dict[str, Any]):
-    """A mapping that remembers where it and each of its keys sit in the file."""
-
-    line: int = 0
-    col: int = 0
-    key_at: dict[str, tuple[int, int]]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    out = _Map()
-    out.line, out.col = node.start_mark.line + 1, node.start_mark.column + 1
-    out.key_at = {}
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        out[str(key)] = loader.construct_object(value_node, deep=True)
-        out.key_at[str(key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-# Timestamps stay strings: parse_time handles them uniformly (and `Z` suffixes).
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
 
 _TOP = {
     "repo",
@@ -90,17 +55,29 @@ _LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hou
 _CLOCK = {"start", "tick_seconds"}
 
 
+def _paths(data: Any, path: DataPath, into: dict[int, DataPath]) -> dict[int, DataPath]:
+    """The data path of every mapping and list in `data`, by identity (to look up positions)."""
+    if isinstance(data, dict | list):
+        into[id(data)] = path
+        children = data.items() if isinstance(data, dict) else enumerate(data)
+        for key, child in children:
+            _paths(child, (*path, key), into)
+    return into
+
+
 class _Checker:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, data: Any, source: SourceMap | None) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.source = source or SourceMap()
+        self._where = _paths(data, (), {}) if source is not None else {}
 
     def at(self, node: Any, key: str | None = None) -> tuple[int, int]:
-        if isinstance(node, _Map):
-            if key is not None and key in node.key_at:
-                return node.key_at[key]
-            return node.line, node.col
-        return 1, 1
+        path = self._where.get(id(node))
+        if path is None:
+            return 1, 1
+        span = self.source.key((*path, key)) if key is not None else self.source.value(path)
+        return span.line, span.col
 
     def fail(self, node: Any, key: str | None, message: str) -> None:
         line, col = self.at(node, key)
@@ -156,9 +133,10 @@ class _Checker:
                 )
 
 
-def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
-    """Every structural problem in a scenario mapping (empty when it is fine)."""
-    c = _Checker(path)
+def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None = None) -> list[Problem]:
+    """Every structural problem in a scenario mapping (empty when it is fine); `source` gives the
+    positions of a scenario read from a file."""
+    c = _Checker(path, data, source)
     if not isinstance(data, dict):
         return [Problem(path, 1, 1, "a scenario must be a YAML mapping with at least `repo: OWNER/NAME`")]
     c.keys(data, _TOP, "the scenario", ("repo",))
@@ -219,17 +197,13 @@ def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
 def load_scenario(path: Path | str) -> Mapping[str, Any]:
     """Read and check a scenario file; raises ConfigError naming `file:line` for every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), 1, 1, f"cannot read the scenario: {exc.strerror}")]) from exc
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError([Problem(str(path), line, col, f"invalid YAML: {exc.problem or exc}")]) from exc
-    problems = check_scenario(data, str(path))
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), 1, 1, "cannot read the scenario: no such file")])
+    doc = read_yaml(path, timestamps=False)
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    data = doc.data
+    problems = check_scenario(data, str(path), doc.source)
     if problems:
         raise ConfigError(problems)
     return data  # type: ignore[no-any-return]
@@ -241,8 +215,6 @@ def _time(value: Any, default: datetime) -> datetime:
 
 def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
     """A Sandbox in the state the scenario describes (checked first; ConfigError on problems)."""
-    from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
-
     problems = check_scenario(data)
     if problems:
         raise ConfigError(problems)
@@ -334,3 +306,9 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         )
         state.add_labels(pull, [str(n) for n in spec.get("labels") or []], pull.user)
     return sb
+
+
+def from_scenario(source: Path | str | Mapping[str, Any]) -> Sandbox:
+    """A sandbox built from a scenario file (YAML or JSON) or an already-loaded mapping."""
+    data = source if isinstance(source, Mapping) else load_scenario(Path(source))
+    return build_sandbox(data)

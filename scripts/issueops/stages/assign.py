@@ -28,6 +28,7 @@ from issueops.config.forms import field_key, parse_form
 from issueops.config.settings import Config, Risk
 from issueops.config.workflows import WorkflowSchema
 from issueops.core.comments import same_login
+from issueops.core.markdown import table_cell
 from issueops.core.model import Action, AddLabels, Assign, ItemContext, Plan, RemoveLabel, WorkItem
 from issueops.core.states import State, current_state
 from issueops.stages.common import (
@@ -204,16 +205,11 @@ def choose_owner(
 # --- comments -----------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    """A table cell: GFM splits cells on `|` even inside code spans unless it is escaped."""
-    return text.replace("|", "\\|")
-
-
 def _score_table(results: Sequence[MatchResult]) -> str:
     lines = ["| workflow | score | needed | matched |", "| --- | --- | --- | --- |"]
     for r in rank(results):
         matched = "; ".join(r.reasons) if r.reasons else "nothing"
-        lines.append(f"| {code_span(r.workflow)} | {r.score} | {r.min_score} | {_cell(matched)} |")
+        lines.append(f"| {code_span(r.workflow)} | {r.score} | {r.min_score} | {table_cell(matched)} |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from issueops.core.markdown import table_cell
 from issueops.telemetry.kpi import Stat, human_duration, human_percent
 from issueops.telemetry.report_model import Report
 
@@ -46,10 +47,7 @@ def _hard_cut(text: str) -> str:
 
 
 def _cell(value: object) -> str:
-    text = " ".join(str(value).split())
-    if len(text) > CELL_LIMIT:
-        text = text[: CELL_LIMIT - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return table_cell(value, CELL_LIMIT)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int, what: str) -> list[str]:
