@@ -25,7 +25,9 @@ from issueops.core.options import Options
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
+from issueops.github.models_api import ModelsApi
 from issueops.github.port import GitHubPort
+from issueops.model_assist import ModelAsker
 from issueops.pipeline import (
     AssignStage,
     CommandsStage,
@@ -34,8 +36,10 @@ from issueops.pipeline import (
     SweepStage,
     finish_interrupted,
 )
+from issueops.run_figures import run_figures
 from issueops.runner import Runner, RunSummary, Runtime, Stage
 from issueops.sources.base import Fetch, FetchError, FetchResult
+from issueops.telemetry.export import RunExporter
 from issueops.telemetry.sink import TelemetrySink
 
 STAGE_ORDER = ("commands", "monitor", "assign", "process", "sweep")
@@ -149,11 +153,12 @@ def build_stages(
     fetch: Fetch = http_fetch,
     event: ActionsEvent | None = None,
     refusals_path: Path | None = None,
+    models: ModelAsker | None = None,
 ) -> list[Stage]:
     table: dict[str, Callable[[], Stage]] = {
         "commands": lambda: CommandsStage(event_item, event, refusals_path),
         "monitor": lambda: MonitorStage(fetch),
-        "assign": AssignStage,
+        "assign": lambda: AssignStage(models),
         "process": ProcessStage,
         "sweep": SweepStage,
     }
@@ -189,6 +194,7 @@ def run_stages(
         opts, command, config, clock=clock, port_factory=port_factory, cache_path=cache_path
     ) as session:
         tel = session.telemetry
+        exporter = RunExporter.attach(tel, opts.env, pushgateway=config.telemetry.pushgateway)
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
@@ -213,15 +219,22 @@ def run_stages(
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
+        models = model_asker(opts, config, clock, tel) if "assign" in names else None
         refusals = cache_path.parent / "refusals.json"
-        for stage in build_stages(
-            names, event_item=event_item, fetch=fetch, event=event, refusals_path=refusals
-        ):
-            runner.run_stage(stage)
+        try:
+            for stage in build_stages(
+                names, event_item=event_item, fetch=fetch, event=event, refusals_path=refusals, models=models
+            ):
+                runner.run_stage(stage)
+        finally:
+            if models is not None:
+                models.api.close()
         summary.orphans = rt.orphans
+        summary.model = models.summary() if models is not None else None
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)
+        model_fields: dict[str, Any] = {"model": summary.model} if summary.model is not None else {}
         tel.emit(
             "run.completed",
             command=command,
@@ -234,6 +247,10 @@ def run_stages(
             requests_counted=summary.requests_counted,
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
+            **model_fields,
+        )
+        exporter.finish(
+            run_figures(rt, summary, runner.created, run_id=tel.run_id, finished_at=datetime.now(UTC))
         )
     return summary
 
@@ -249,6 +266,28 @@ def event_budget(config: Config, opts: Options) -> tuple[Config, Options]:
         }
     )
     return config.model_copy(update={"api": api}), replace(opts, max_requests=api.max_requests_per_run)
+
+
+def model_asker(
+    opts: Options, config: Any, clock: Clock | None, telemetry: TelemetrySink
+) -> ModelAsker | None:
+    """GitHub Models for the assign stage when `assign.model` is on; its own governor and budget.
+
+    The token is the run's own (in Actions, the job's token with `models: read`); without one
+    every question falls back to the rules, and the run goes on."""
+    settings = config.assign.model_on
+    if settings is None:
+        return None
+    api = ModelsApi(
+        settings,
+        opts.token or "",
+        api=config.api,
+        clock=clock or SystemClock(),
+        on_event=lambda event, fields: _record(telemetry, event, fields),
+    )
+    if not opts.token:
+        api.stopped = f"no token: set ${opts.token_env} to a token with `models: read`"
+    return ModelAsker(api, settings, telemetry)
 
 
 def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort] | None = None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from issueops.core.markdown import table_cell
 from issueops.runner import PlanRow, RunSummary
@@ -40,6 +41,8 @@ def human_summary(summary: RunSummary) -> str:
         f"requests: {summary.requests_made} made, {summary.requests_counted} counted against the limit; "
         f"{summary.duration_ms} ms"
     )
+    if summary.model is not None:
+        lines.append(model_line(summary.model))
     if summary.budget_stop:
         lines.append(f"stopped early to respect the API budget ({summary.budget_stop}); deferred:")
         lines.append("  " + ", ".join(summary.deferred))
@@ -52,6 +55,16 @@ def human_summary(summary: RunSummary) -> str:
             f"{failure['failure_code']}: {failure['message']}\n  what to do: {failure['hint']}"
         )
     return "\n".join(lines)
+
+
+def model_line(model: dict[str, Any]) -> str:
+    """GitHub Models use in one run, counted apart from the REST requests."""
+    compared = model.get("compared", 0)
+    agreement = f"{model.get('agreed', 0)}/{compared} agreed with the rules" if compared else "no comparison"
+    return (
+        f"model calls: {model.get('calls', 0)}; placed {model.get('placed', 0)} items, "
+        f"fallbacks {model.get('fallbacks', 0)}, {agreement}"
+    )
 
 
 def _orphan_lines(summary: RunSummary) -> list[str]:
@@ -75,6 +88,8 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         f"API requests: **{summary.requests_made}** made, **{summary.requests_counted}** counted.",
         "",
     ]
+    if summary.model is not None:
+        out += [model_line(summary.model), ""]
     if summary.budget_stop:
         out += [f"> Stopped early to respect the API budget: {summary.budget_stop}.", ""]
     if summary.deferred:

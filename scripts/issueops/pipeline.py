@@ -35,6 +35,7 @@ from issueops.core.model import (
     WorkItem,
 )
 from issueops.core.states import TERMINAL, State, current_state, resolve_interrupted
+from issueops.model_assist import ModelAsker, matcher_for
 from issueops.runner import Runtime, WorkUnit
 from issueops.snapshot import (
     Snapshot,
@@ -149,11 +150,17 @@ class AssignStage:
     name = "assign"
     estimated_requests = 4
 
+    def __init__(self, models: ModelAsker | None = None) -> None:
+        self.models = models  # GitHub Models, when `assign.model` is on (see model_assist.py)
+
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         triage = [s for s in snap.managed() if current_state(s.item.labels) is State.TRIAGE]
         load = Counter(login for s in snap.managed() for login in s.item.assignees)
         contexts = [context_of(rt, s) for s in triage]
+        matcher = matcher_for(
+            contexts, workflows=rt.workflows, config=rt.config, asker=self.models, only_item=rt.item_filter
+        )
         plans = assign_stage.plan_assign(
             contexts,
             workflows=rt.workflows,
@@ -161,7 +168,10 @@ class AssignStage:
             open_load=dict(load),
             now=rt.now,
             bot_login=rt.bot_login,
+            matcher=matcher,
         )
+        if self.models is not None:
+            self.models.count(plans)
         return _units_from_plans([labels_with_transition(p) for p in plans], snap, self.name)
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:

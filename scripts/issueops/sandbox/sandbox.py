@@ -15,6 +15,7 @@ from issueops.sandbox.control import handle_control
 from issueops.sandbox.etag import etag_for, matches
 from issueops.sandbox.faults import Fault, FaultSet
 from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, SandboxResponse, SandboxTimeout, not_found
+from issueops.sandbox.inference import INFERENCE_PATH, InferenceStandIn, InferenceTimeout
 from issueops.sandbox.ledger import Ledger, LedgerEntry
 from issueops.sandbox.models import PERMISSION_LEVELS, Comment, Event, Issue, Label, Team, User
 from issueops.sandbox.ratelimit import DOCS_PRIMARY, DOCS_SECONDARY, Limits, RateLimiter
@@ -62,6 +63,7 @@ class Sandbox:
         self.ledger = Ledger()
         self.faults = FaultSet()
         self.router = Router(all_routes())
+        self.inference = InferenceStandIn()  # GitHub Models' chat completions, scripted
         self._lock = threading.RLock()
         self._base_url = ""
         self._render: Renderer
@@ -250,7 +252,31 @@ class Sandbox:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
                 return handle_control(self, method.upper(), path, split.query, body)
             self.clock.tick()
+            if INFERENCE_PATH.match(path):
+                return self._infer(method.upper(), path, lower, body)
             return self._serve(method.upper(), path, split.query, lower, body)
+
+    def _infer(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> SandboxResponse:
+        """GitHub Models' inference endpoint (not part of the REST description): faults and the
+        ledger apply as to any request; it needs a token; what it answers is scripted."""
+        actor, auth_error = self._authenticate(headers)
+        login = actor.login if actor else None
+        if auth_error is None and actor is None:
+            auth_error = Reply(401, {"error": {"code": "unauthorized", "message": "Requires authentication"}})
+        if auth_error is not None:
+            return self._finish(method, path, login, auth_error, counted=False, write=True)
+        fault = self.faults.pick(method, path)
+        if fault is not None:
+            return self._fault(fault, method, path, login, True, counted=False)
+        if method != "POST":
+            reply = Reply(405, {"error": {"code": "method_not_allowed", "message": "Use POST."}})
+            return self._finish(method, path, login, reply, counted=False, write=True)
+        try:
+            status, extra, answer = self.inference.handle(body, int(self.clock.timestamp()))
+        except InferenceTimeout:
+            self._record(method, path, 0, False, True, login, None, fault=True)
+            raise SandboxTimeout("read") from None
+        return self._finish(method, path, login, Reply(status, answer, extra), counted=False, write=True)
 
     def _serve(
         self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes | None
