@@ -95,6 +95,21 @@ _SPECS: tuple[EventSpec, ...] = (
         mode=STR,
         refusals=INT,
     ),
+    _spec(
+        "label.reverted",
+        "a pipeline label applied without the right to it was put back (reason code)",
+        login=STR,
+        label=STR,
+        reason=STR,
+        to=OPT_STR,
+    ),
+    _spec(
+        "risk.lowered",
+        "a configured approver lowered the risk below the workflow's",
+        login=STR,
+        risk=STR,
+        floor=STR,
+    ),
     _spec("api.wait", "the governor waited before a request", item=False, seconds=NUM, reason=STR),
     _spec(
         "api.budget_stop",
