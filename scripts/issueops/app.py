@@ -20,7 +20,7 @@ from issueops.actions_env import ActionsEvent
 from issueops.config.labels import label_set
 from issueops.config.settings import Config
 from issueops.config.validate import validate_all
-from issueops.core.errors import ConfigError, Interrupted, UserError
+from issueops.core.errors import BudgetExhausted, ConfigError, Interrupted, UserError
 from issueops.core.model import WorkItem
 from issueops.core.options import Options, check_api_url, check_repo
 from issueops.core.states import current_state
@@ -267,7 +267,14 @@ def run_stages(
         tel = session.telemetry
         exporter = RunExporter.attach(tel, opts.env, pushgateway=config.telemetry.pushgateway)
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
-        bot = opts.bot_login or config.bot_login or session.port.whoami().login
+        try:
+            bot = opts.bot_login or config.bot_login or session.port.whoami().login
+            # the commands stage never needs the default branch: one request fewer per event run
+            needs_branch = not set(names) <= {"commands"}
+            base_branch = config.default_branch or (session.port.default_branch() if needs_branch else "main")
+        except BudgetExhausted as stop_early:  # not even the run's own setup fits: every stage waits
+            summary.budget_stop = str(stop_early)
+            bot, base_branch = opts.bot_login or config.bot_login or "", config.default_branch or "main"
         rt = Runtime(
             repo=check_repo(opts.repo),
             port=session.port,
@@ -280,16 +287,18 @@ def run_stages(
             dry_run=opts.dry_run,
             limit=opts.limit,
             item_filter=opts.item if event_item is None else None,
-            # the commands stage never needs the default branch: one request fewer per event run
-            base_branch=config.default_branch
-            or ("main" if set(names) <= {"commands"} else session.port.default_branch()),
+            base_branch=base_branch,
             templates=templates,
         )
         rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
-        if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
-            for line in finish_interrupted(rt):
-                summary.rows.append(_repair_row(line))
+        stages_that_repair = ("commands", "assign", "process", "sweep")
+        if any(n in names for n in stages_that_repair) and event_item is None and not summary.budget_stop:
+            try:
+                for line in finish_interrupted(rt):
+                    summary.rows.append(_repair_row(line))
+            except BudgetExhausted as stop:  # a budget too small for the repairs: every stage waits
+                summary.budget_stop = str(stop)
         models = model_asker(opts, config, clock, tel) if "assign" in names else None
         refusals = cache_path.parent / "refusals.json"
         try:
