@@ -60,6 +60,19 @@ def in_actions(env: Mapping[str, str]) -> bool:
 
 
 @dataclass(frozen=True)
+class EventComment:
+    """The comment of an `issue_comment` payload: enough to refuse a stranger without a read."""
+
+    id: int
+    body: str
+    login: str
+    user_type: str
+    association: str  # `author_association`, as GitHub computed it for this comment
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class ActionsEvent:
     """What the pipeline needs of one event payload; the raw payload stays in the file."""
 
@@ -74,6 +87,9 @@ class ActionsEvent:
     repository: str | None = None
     inputs: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
+    comment: EventComment | None = None
+    issue_author: str | None = None
+    issue_title: str = ""
 
     @property
     def is_item_event(self) -> bool:
@@ -101,6 +117,23 @@ def _input_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _event_comment(comment: Mapping[str, Any]) -> EventComment | None:
+    user = _obj(comment, "user")
+    cid, login = _int(comment.get("id")), _str(user.get("login"))
+    created = _str(comment.get("created_at")) or ""
+    if cid is None or login is None:
+        return None
+    return EventComment(
+        id=cid,
+        body=_str(comment.get("body")) or "",
+        login=login,
+        user_type=_str(user.get("type")) or "User",
+        association=_str(comment.get("author_association")) or "",
+        created_at=created,
+        updated_at=_str(comment.get("updated_at")) or created,
+    )
+
+
 def parse_event(name: str, payload: Mapping[str, Any], path: Path | None = None) -> ActionsEvent:
     """The typed view of a payload; fields that do not apply to the event are None."""
     issue = _obj(payload, "issue") or _obj(payload, "pull_request")
@@ -119,6 +152,9 @@ def parse_event(name: str, payload: Mapping[str, Any], path: Path | None = None)
         repository=_str(_obj(payload, "repository").get("full_name")),
         inputs={str(k): _input_text(v) for k, v in inputs.items()},
         path=path,
+        comment=_event_comment(comment) if name == "issue_comment" else None,
+        issue_author=_str(_obj(issue, "user").get("login")),
+        issue_title=_str(issue.get("title")) or "",
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -16,8 +16,10 @@ from typing import Any
 
 import requests
 
+from issueops.actions_env import ActionsEvent
 from issueops.brake import Brake
 from issueops.config.labels import label_set
+from issueops.config.settings import Config
 from issueops.config.validate import validate_all
 from issueops.core.errors import BudgetExhausted, ConfigError, Interrupted, UserError
 from issueops.core.model import WorkItem
@@ -245,10 +247,12 @@ def build_stages(
     *,
     event_item: int | None,
     fetch: Fetch = http_fetch,
+    event: ActionsEvent | None = None,
+    refusals_path: Path | None = None,
     models: ModelAsker | None = None,
 ) -> list[Stage]:
     table: dict[str, Callable[[], Stage]] = {
-        "commands": lambda: CommandsStage(event_item),
+        "commands": lambda: CommandsStage(event_item, event, refusals_path),
         "monitor": lambda: MonitorStage(fetch),
         "assign": lambda: AssignStage(models),
         "process": ProcessStage,
@@ -270,15 +274,21 @@ def run_stages(
     cache_path: Path | None = None,
     stop: StopRequest | None = None,
     progress: ShowProgress | None = None,
+    event: ActionsEvent | None = None,
 ) -> RunSummary:
     """Run the named stages in order, in one run (one run id, one snapshot, one budget).
 
     `stop` (set by the CLI's Ctrl-C handler) ends the run between items; a second Ctrl-C
     (KeyboardInterrupt) ends it at once. Either way the run is recorded as interrupted.
+    A run for one event (`event_item`) gets the small fixed budget of `commands:` in the config
+    and leaves `commands.event_reserve` of the hourly limit to the schedules, whatever the flags.
     """
     stop = stop or StopRequest()
     command = command or " ".join(names)
     config, workflows, templates = load_definitions(opts)
+    if event_item is not None:
+        config, opts = event_budget(config, opts)
+    cache_path = cache_path or Path(config.api.cache_path)
     started = time.monotonic()
     summary = RunSummary(command=command, dry_run=opts.dry_run)
     with open_session(
@@ -289,7 +299,9 @@ def run_stages(
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         try:
             bot = opts.bot_login or config.bot_login or session.port.whoami().login
-            base_branch = config.default_branch or session.port.default_branch()
+            # the commands stage never needs the default branch: one request fewer per event run
+            needs_branch = not set(names) <= {"commands"}
+            base_branch = config.default_branch or (session.port.default_branch() if needs_branch else "main")
         except BudgetExhausted as stop_early:  # not even the run's own setup fits: every stage waits
             summary.budget_stop = str(stop_early)
             bot, base_branch = opts.bot_login or config.bot_login or "", config.default_branch or "main"
@@ -323,8 +335,11 @@ def run_stages(
                     summary.budget_stop, summary.outage = str(exhausted), exhausted.outage
             runner.run_stage(RepairStage(pulls="process" in names or "sweep" in names))
         models = model_asker(opts, config, clock, tel) if "assign" in names else None
+        refusals = cache_path.parent / "refusals.json"
         try:
-            for stage in build_stages(names, event_item=event_item, fetch=fetch, models=models):
+            for stage in build_stages(
+                names, event_item=event_item, fetch=fetch, event=event, refusals_path=refusals, models=models
+            ):
                 runner.run_stage(stage)
         except Interrupted as exc:
             summary.interrupted = str(exc)
@@ -367,6 +382,19 @@ def run_stages(
     if (anchor := session.telemetry.anchor()) is not None:
         summary.telemetry = anchor.as_dict()
     return summary
+
+
+def event_budget(config: Config, opts: Options) -> tuple[Config, Options]:
+    """The budget of a run for one event: small and fixed, and never the schedules' share."""
+    settings = config.commands
+    wanted = opts.max_requests or config.api.max_requests_per_run
+    api = config.api.model_copy(
+        update={
+            "max_requests_per_run": min(wanted, settings.event_max_requests),
+            "reserve": max(config.api.reserve, settings.event_reserve),
+        }
+    )
+    return config.model_copy(update={"api": api}), replace(opts, max_requests=api.max_requests_per_run)
 
 
 def states_now(items: Sequence[WorkItem], needs_human_label: str) -> tuple[dict[str, int], int]:

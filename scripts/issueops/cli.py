@@ -559,6 +559,7 @@ def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) 
 
     opts = replace(_options(ctx), item=item)
     event_item = None
+    event = None
     if event_path is not None:
         event = read_event(event_path, opts.env.get("GITHUB_EVENT_NAME", ""))
         event_item = event.issue_number
@@ -567,7 +568,13 @@ def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) 
             return
     with ctrl_c_stops_between_items() as stop, progress_display(opts) as progress:
         summary = run_stages(
-            opts, ("commands",), command="commands", event_item=event_item, stop=stop, progress=progress
+            opts,
+            ("commands",),
+            command="commands",
+            event_item=event_item,
+            stop=stop,
+            progress=progress,
+            event=event,
         )
     _finish(opts, summary)
 

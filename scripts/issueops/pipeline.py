@@ -6,17 +6,25 @@ repository once; every decision is made by the planners in `issueops.stages`.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from issueops.actions_env import ActionsEvent
 from issueops.apply import Applier, ItemState
+from issueops.approvals.engine import Authority
+from issueops.approvals.grammar import parse_commands
+from issueops.approvals.throttle import RefusalLog
 from issueops.config.settings import Source
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
     Action,
+    Actor,
     AddLabels,
+    Comment,
     CreateItem,
     ItemContext,
     Permission,
@@ -417,16 +425,32 @@ class ProcessStage:
 
 
 class CommandsStage:
-    """Comment commands and approval labels, recomputed from each item's whole history."""
+    """Comment commands and approval labels, recomputed from each item's whole history.
+
+    Strangers' comments that can do nothing (see `commands_stage.refused_outright`) are answered
+    through the refusal log at `refusals_path` (kept next to the conditional-request cache); on
+    the event path such a comment is answered from the payload alone, without reading the item.
+    """
 
     name = "commands"
     estimated_requests = 6
 
-    def __init__(self, event_item: int | None = None):
+    def __init__(
+        self,
+        event_item: int | None = None,
+        event: ActionsEvent | None = None,
+        refusals_path: Path | None = None,
+    ):
         self.event_item = event_item
+        self.event = event
+        self.refusals_path = refusals_path
+        self._log: RefusalLog | None = None
 
     def read(self, rt: Runtime) -> list[WorkUnit]:
         if self.event_item is not None:
+            cheap = self._answer_from_payload(rt, self.event_item)
+            if cheap is not None:
+                return [cheap]
             unit = self._read_one(rt, self.event_item)
             alert = unit.state is not None and rt.config.brake.label in unit.state.item.labels
             return [] if alert else [unit]  # the brake answers on its alert issue
@@ -455,7 +479,66 @@ class CommandsStage:
         load_pulls(rt.port, snap)
         return WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))
 
+    def _answer_from_payload(self, rt: Runtime, number: int) -> WorkUnit | None:
+        """A stranger's comment that can do nothing, answered from the payload: no read at all,
+        except the item's comments when a denial reply is due (to edit ours in place)."""
+        payload = self.event.comment if self.event is not None else None
+        if payload is None or self.event is None or self.event.issue_number != number:
+            return None
+        comment = Comment(
+            payload.id,
+            number,
+            Actor(payload.login, payload.user_type),
+            payload.body,
+            _payload_time(payload.created_at) or rt.now,
+            _payload_time(payload.updated_at) or _payload_time(payload.created_at) or rt.now,
+            payload.association,
+        )
+        author = self.event.issue_author or ""
+        authority = Authority.build(
+            config=rt.config,
+            bot_login=rt.bot_login,
+            item_author=author,
+            permissions={},
+            approver_logins=frozenset(),
+            comments=(comment,),
+        )
+        commands = parse_commands(comment.body)
+        stranger = authority.is_stranger(comment.author.login) and not comment.author.is_bot
+        if stranger and not commands:
+            return WorkUnit(key=f"#{number}", item=number, data=Plan(number))  # nothing for us
+        if not commands_stage.refused_outright(comment, commands, authority):
+            return None
+        actions, events = commands_stage.plan_refusal(number, comment, commands, self._refusals(rt))
+        self._save_refusals(rt)
+        state = ItemState(WorkItem(number, self.event.issue_title, "", Actor(author)))
+        if any(isinstance(a, UpsertComment) for a in actions):
+            state.comments = list(rt.port.list_item_comments(number))
+        plan = Plan(number, actions=actions, events=events, reasons=["a stranger's command: refused"])
+        return WorkUnit(key=f"#{number}", state=state, data=plan)
+
+    def _refusals(self, rt: Runtime) -> RefusalLog:
+        if self._log is None:
+            settings = rt.config.commands.refusals
+            path = self.refusals_path
+            text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else ""
+            self._log = RefusalLog.from_json(text, settings) if text else RefusalLog(settings)
+        return self._log
+
+    def _save_refusals(self, rt: Runtime) -> None:
+        """Written right after each decision (atomically), so a killed run never answers twice."""
+        log, path = self._log, self.refusals_path
+        if log is None or path is None or rt.dry_run or not log.changed:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(log.to_json(), encoding="utf-8")
+        os.replace(partial, path)
+        log.changed = False
+
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        if isinstance(unit.data, Plan):
+            return unit.data
         assert unit.state is not None
         state = unit.state
         needs_events = commands_stage.needs_label_events(state.item, rt.config)
@@ -464,7 +547,7 @@ class CommandsStage:
         permissions = {login: permission_of(rt, login) for login in sorted(logins)}
         approvers = frozenset(login for login in sorted(logins) if is_approver(rt, login))
         head = state.pull_request.head_sha if state.pull_request else None
-        return commands_stage.plan_commands(
+        plan = commands_stage.plan_commands(
             ctx,
             config=rt.config,
             risk=audit.risk,
@@ -473,8 +556,18 @@ class CommandsStage:
             approver_logins=approvers,
             now=rt.now,
             head_sha=head,
+            refusals=self._refusals(rt),
             audit=audit,
         )
+        self._save_refusals(rt)
+        return plan
+
+
+def _payload_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
 
 
 class SweepStage:

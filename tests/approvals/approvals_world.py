@@ -82,11 +82,11 @@ class World:
         return self.next_id
 
     # --- what people do -----------------------------------------------------------------
-    def say(self, login: str, body: str, *, edited: bool = False) -> Comment:
+    def say(self, login: str, body: str, *, edited: bool = False, association: str = "") -> Comment:
         at = self.now()
         actor = Actor(login, "Bot" if login in BOTS or login == BOT else "User")
         later = at + timedelta(seconds=30) if edited else at
-        comment = Comment(self._id(), 1, actor, body, at, later)
+        comment = Comment(self._id(), 1, actor, body, at, later, association)
         self.comments.append(comment)
         return comment
 

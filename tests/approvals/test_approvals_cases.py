@@ -21,9 +21,9 @@ Step = Callable[[World], None]
 ZWSP = "\u200b"
 
 
-def say(login: str, body: str, *, edited: bool = False) -> Step:
+def say(login: str, body: str, *, edited: bool = False, association: str = "") -> Step:
     def step(w: World) -> None:
-        w.say(login, body, edited=edited)
+        w.say(login, body, edited=edited, association=association)
 
     return step
 
@@ -426,7 +426,7 @@ CASES: list[Case] = [
     # --- hold, retry, assign, help --------------------------------------------------------
     Case(
         "hold blocks publish",
-        (say("dave", "/hold security review first"), say("alice", "/approve")),
+        (say("erin", "/hold security review first"), say("alice", "/approve")),
         head_sha="a1b2c3d4e5f6",
         state="awaiting-approval",
         has=("issueops::hold",),
@@ -435,7 +435,7 @@ CASES: list[Case] = [
     ),
     Case(
         "hold then unhold by a writer opens the gate",
-        (say("dave", "/hold"), say("alice", "/approve"), run(), say("bob", "/unhold")),
+        (say("erin", "/hold"), say("alice", "/approve"), run(), say("bob", "/unhold")),
         state="approved",
         lacks=("issueops::hold",),
     ),
@@ -452,7 +452,81 @@ CASES: list[Case] = [
         has=("issueops::hold",),
         reactions={2: {"eyes", "+1"}},
     ),
-    Case("edited comment still holds", (say("dave", "/hold", edited=True),), has=("issueops::hold",)),
+    Case("edited comment still holds", (say("erin", "/hold", edited=True),), has=("issueops::hold",)),
+    Case(
+        "hold by a read user is refused with the reason",
+        (say("dave", "/hold"),),
+        lacks=("issueops::hold",),
+        denied={("dave", "hold_not_allowed")},
+        reactions={1: {"eyes", "-1"}},
+        upserts={"denied-dave": 1},
+    ),
+    Case(
+        "hold by a non-collaborator is refused",
+        (say("frank", "/hold stop everything"),),
+        lacks=("issueops::hold",),
+        denied={("frank", "not_collaborator")},
+        upserts={"denied-frank": 1},
+    ),
+    Case(
+        "hold by a stranger is refused from the association alone",
+        (say("mallory", "/hold", association="NONE"),),
+        lacks=("issueops::hold",),
+        denied={("mallory", "not_collaborator")},
+        reactions={1: {"eyes", "-1"}},
+        upserts={"denied-mallory": 1},
+    ),
+    Case(
+        "hold by the item's author, whatever their permission",
+        (say("olivia", "/hold", association="NONE"),),
+        has=("issueops::hold",),
+        applied={"hold"},
+    ),
+    Case(
+        "the author's hold is refused when the config says so",
+        (say("olivia", "/hold"),),
+        config={"commands": {"hold": {"author": False, "permission": "admin"}}},
+        lacks=("issueops::hold",),
+        denied={("olivia", "hold_not_allowed")},
+    ),
+    Case(
+        "hold by a person named in commands.hold.users",
+        (say("mallory", "/hold", association="NONE"),),
+        config={"commands": {"hold": {"users": ["Mallory"]}}},
+        has=("issueops::hold",),
+    ),
+    Case(
+        "hold needs write when configured so",
+        (say("erin", "/hold"),),
+        config={"commands": {"hold": {"permission": "write"}}},
+        lacks=("issueops::hold",),
+        denied={("erin", "hold_not_allowed")},
+    ),
+    Case(
+        "a stranger's approve is refused without a lookup",
+        (say("mallory", "/approve", association="FIRST_TIMER"),),
+        state="awaiting-approval",
+        denied={("mallory", "not_collaborator")},
+    ),
+    Case(
+        "a configured approver is never a stranger",
+        (say("mallory", "/approve", association="NONE"),),
+        config={"approvers": {"users": ["mallory"]}},
+        state="approved",
+        granted={"mallory"},
+    ),
+    Case(
+        "a contributor still goes to the permission endpoint",
+        (say("bob", "/approve", association="CONTRIBUTOR"),),
+        state="approved",
+        granted={"bob"},
+    ),
+    Case(
+        "association checks can be turned off",
+        (say("bob", "/approve", association="NONE"),),
+        config={"commands": {"refusals": {"by_association": False}}},
+        state="approved",
+    ),
     Case(
         "retry returns to the state before failing",
         (failed_after("in-progress"), say("bob", "/retry")),
@@ -680,12 +754,14 @@ def test_permission_lookups_are_minimal() -> None:
     w = World()
     w.say("dave", "just a comment")
     w.say("frank", "/hold")
+    w.say("mallory", "/hold", association="NONE")  # a stranger: refused without a lookup
     w.say("alice", "/help")
     w.say("bob", "/approve")
     w.say("olivia", "/approve")  # self approval is refused without a lookup
+    w.say("olivia", "/hold")  # the author may hold without a lookup
     w.say("erin", "/approve", edited=True)  # edited: refused without a lookup
     w.run()
-    assert w.lookups[-1] == {"bob"}
+    assert w.lookups[-1] == {"bob", "frank"}
     w.say("carol", "/unhold")
     w.run()
     assert w.lookups[-1] == {"bob", "carol"}

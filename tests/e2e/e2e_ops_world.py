@@ -92,7 +92,9 @@ class World:
         self.config_path = tmp / "issueops.yml"
         self.config_path.write_text(config, encoding="utf-8")
         self.telemetry_dir = tmp / "telemetry"
-        self.cache_path = tmp / "etags.json"
+        # where a checkout keeps it (the config's default, relative to the working directory),
+        # so CLI runs started in `tmp` share the cache and the refusal log with `run`
+        self.cache_path = tmp / ".issueops-cache" / "etags.json"
         self.opts = Options(
             repo=REPO,
             api_url=self.url,
@@ -175,6 +177,22 @@ class World:
     def bot_reactions(self, comment_id: int) -> list[str]:
         return [r.content for r in self.sandbox.comments[comment_id].reactions if r.user == BOT]
 
+    def comment_event(self, path: Path, number: int, comment_id: int) -> Path:
+        """The `issue_comment` payload GitHub would deliver for one comment, as `$GITHUB_EVENT_PATH`
+        holds it: the issue and the comment as the REST API renders them (`author_association`
+        included), read with an onlooker's token so the bot's ledger is untouched."""
+        issue = self._call("alice", "GET", f"/repos/{REPO}/issues/{number}")
+        comment = self._call("alice", "GET", f"/repos/{REPO}/issues/comments/{comment_id}")
+        payload = {
+            "action": "created",
+            "issue": issue,
+            "comment": comment,
+            "repository": {"full_name": REPO},
+            "sender": comment["user"],
+        }
+        path.write_text(json.dumps(payload), encoding="utf-8")
+        return path
+
     def bot_writes(self) -> int:
         return sum(1 for e in self.sandbox.ledger if e.write and e.login == BOT)
 
@@ -202,16 +220,3 @@ class World:
             )
             out[number] = (tuple(sorted(issue.labels)), issue.state, tuple(keys))
         return out
-
-
-def issue_comment_payload(path: Path, number: int, comment_id: int, login: str, body: str) -> Path:
-    """A minimal `issue_comment` webhook payload, as `$GITHUB_EVENT_PATH` holds it."""
-    payload = {
-        "action": "created",
-        "issue": {"number": number, "title": f"item {number}", "labels": []},
-        "comment": {"id": comment_id, "body": body, "user": {"login": login, "type": "User"}},
-        "repository": {"full_name": REPO},
-        "sender": {"login": login, "type": "User"},
-    }
-    path.write_text(json.dumps(payload), encoding="utf-8")
-    return path

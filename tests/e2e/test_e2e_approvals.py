@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from e2e_ops_world import BOT, REPO, World, issue_comment_payload, scenario
+from e2e_ops_world import BOT, REPO, World, scenario
 
 import issueops.app
 from issueops.cli import main
@@ -87,7 +87,7 @@ def play_history(w: World, after: Hook) -> dict[str, int]:
     label("dave", 8)
     label("bob", 9)
     say("carol#10", "carol", 10, "> /approve\n\nQuoting the runbook, not approving yet.")
-    say("erin#11", "erin", 11, "/hold waiting for legal")
+    say("dave#11", "dave", 11, "/hold waiting for legal")  # triage may hold
     say("carol#11", "carol", 11, "/approve")
     say("carol#12", "carol", 12, "/approve")
     say("carol#12.unhold", "carol", 12, "/unhold")
@@ -107,10 +107,10 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def cli_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[World], None]:
-    """CLI runs pace writes on the sandbox's virtual clock, with their cache in tmp_path."""
-    monkeypatch.chdir(tmp_path)
+    """CLI runs pace writes on the sandbox's virtual clock, with the world's cache and refusal log."""
 
     def use(w: World) -> None:
+        monkeypatch.chdir(w.tmp)
         monkeypatch.setattr(issueops.app, "SystemClock", lambda: w.clock)
 
     return use
@@ -173,12 +173,15 @@ def test_approvals_cron_path(world: World, cli_clock: Callable[[World], None]) -
     assert "on hold" in status_11
 
     # Reactions: eyes, then the outcome; none on a quoted (non-)command.
-    accepted = ["carol#1", "bob#2", "gina#3", "erin#11", "carol#11", "carol#12", "carol#12.unhold"]
-    refused = [k for k in ids if k.startswith(("erin#4", "frank#5"))] + ["paul#6", "carol#7"]
+    accepted = ["carol#1", "bob#2", "gina#3", "dave#11", "carol#11", "carol#12", "carol#12.unhold"]
+    refused = [k for k in ids if k.startswith("erin#4")] + ["paul#6", "carol#7"]
     for key in accepted:
         assert w.bot_reactions(ids[key]) == ["eyes", "+1"], key
     for key in refused:
         assert w.bot_reactions(ids[key]) == ["eyes", "-1"], key
+    # frank is a stranger (author_association NONE): refused outright, no receipt, no lookup
+    for key in [k for k in ids if k.startswith("frank#5")]:
+        assert w.bot_reactions(ids[key]) == ["-1"], key
     assert w.bot_reactions(ids["carol#10"]) == []
 
     # Telemetry: who was granted, who was denied and why.
@@ -229,12 +232,12 @@ def test_approvals_cron_path(world: World, cli_clock: Callable[[World], None]) -
         assert len(keys) == len(set(keys)), (number, keys)
 
 
-def _payload_for(tmp: Path, event: Event) -> tuple[Path, str]:
+def _payload_for(w: World, tmp: Path, event: Event) -> tuple[Path, str]:
     name, number, comment_id, login, body = event
     path = tmp / f"event-{number}-{comment_id or 'label'}.json"
     if name == "issue_comment":
         assert comment_id is not None
-        return issue_comment_payload(path, number, comment_id, login, body), name
+        return w.comment_event(path, number, comment_id), name
     payload = {
         "action": "labeled",
         "issue": {"number": number, "title": f"item {number}", "labels": [{"name": body}]},
@@ -259,7 +262,7 @@ def test_event_path_agrees_with_cron_path(tmp_path: Path, cli_clock: Callable[[W
 
         def on_event(ev: Event) -> None:
             """The Actions run each event triggers, then the same event delivered again."""
-            path, name = _payload_for(tmp_path, ev)
+            path, name = _payload_for(event, tmp_path, ev)
             cli(event, "commands", "--event", str(path), env={"GITHUB_EVENT_NAME": name})
             before = event.bot_writes()
             cli(event, "commands", "--event", str(path), env={"GITHUB_EVENT_NAME": name})
@@ -268,6 +271,12 @@ def test_event_path_agrees_with_cron_path(tmp_path: Path, cli_clock: Callable[[W
         play_history(event, on_event)
 
         assert replays and set(replays) == {0}, replays
+        # #5 heard only from frank, a stranger: his comments were answered from the payloads
+        # without reading the item, so its status comment is left to the hourly catch-up.
+        assert event.bot_comments(5, "status") == []
+        before = event.bot_writes()
+        event.run("commands")
+        assert event.bot_writes() == before + 1 and len(event.bot_comments(5, "status")) == 1
         assert event.final_state() == cron.final_state()
         moved = Counter(e["item"] for e in event.events("item.transition"))
         assert moved == Counter({1: 1, 2: 1, 3: 1, 9: 1, 12: 1})

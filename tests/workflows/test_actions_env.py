@@ -14,6 +14,7 @@ from issueops import actions_env as ae
 from issueops.actions_env import (
     STEP_SUMMARY_LIMIT,
     ActionsEvent,
+    EventComment,
     EventError,
     InputError,
     RunInputs,
@@ -37,11 +38,21 @@ from issueops.actions_env import (
 
 COMMENT = {
     "action": "created",
-    "issue": {"number": 42, "title": "x", "labels": []},
-    "comment": {"id": 1001, "body": "/approve", "user": {"login": "alice", "type": "User"}},
+    "issue": {"number": 42, "title": "x", "labels": [], "user": {"login": "paul"}},
+    "comment": {
+        "id": 1001,
+        "body": "/approve",
+        "user": {"login": "alice", "type": "User"},
+        "author_association": "NONE",
+        "created_at": "2026-11-23T09:00:00Z",
+        "updated_at": "2026-11-23T09:00:00Z",
+    },
     "sender": {"login": "alice", "type": "User"},
     "repository": {"full_name": "acme/ops"},
 }
+ALICE_SAYS = EventComment(
+    1001, "/approve", "alice", "User", "NONE", "2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"
+)
 PR_COMMENT = {**COMMENT, "issue": {"number": 7, "pull_request": {"url": "..."}}}
 LABELED = {
     "action": "labeled",
@@ -64,6 +75,9 @@ EVENT_CASES = [
             sender_login="alice",
             sender_type="User",
             repository="acme/ops",
+            comment=ALICE_SAYS,
+            issue_author="paul",
+            issue_title="x",
         ),
     ),
     (
@@ -78,6 +92,7 @@ EVENT_CASES = [
             sender_login="alice",
             sender_type="User",
             repository="acme/ops",
+            comment=ALICE_SAYS,
         ),
     ),
     (

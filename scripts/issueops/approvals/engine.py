@@ -17,11 +17,20 @@ from typing import Literal
 from issueops.approvals.grammar import PRIVILEGED, parse_commands
 from issueops.approvals.record import StatusRecord, fingerprint, parse_status_record
 from issueops.config.settings import Config, Risk
-from issueops.core.model import WRITE_PERMISSIONS, Actor, Comment, ItemContext, LabelEvent, Permission, marker
+from issueops.core.model import (
+    WRITE_PERMISSIONS,
+    Actor,
+    Comment,
+    ItemContext,
+    LabelEvent,
+    Permission,
+    marker,
+)
 
 ReasonCode = Literal[
     "not_collaborator",
     "insufficient_permission",
+    "hold_not_allowed",
     "self_approval",
     "edited_comment",
     "stale",
@@ -35,6 +44,7 @@ VoteKind = Literal["approve", "reject", "cancel"]
 REASON_TEXT: dict[str, str] = {
     "not_collaborator": "is not a collaborator on this repository and not a configured approver",
     "insufficient_permission": "needs write, maintain or admin permission (or to be a configured approver)",
+    "hold_not_allowed": "may not hold items: that needs triage or more, the item's authorship or the config",
     "self_approval": "is the item's author, and authors may not approve their own items here",
     "edited_comment": "edited the comment after posting it; an edited comment never grants anything",
     "stale": "approved earlier content; the title, body or deliverable changed since",
@@ -45,8 +55,16 @@ REASON_TEXT: dict[str, str] = {
 }
 # Reasons worth a direct reply to the person (the others are explained in the status comment).
 REPLY_REASONS: frozenset[str] = frozenset(
-    {"not_collaborator", "insufficient_permission", "self_approval", "edited_comment"}
+    {"not_collaborator", "insufficient_permission", "hold_not_allowed", "self_approval", "edited_comment"}
 )
+# `author_association` values that rule out any repository permission: a collaborator, an owner
+# and a public organization member always show as COLLABORATOR, OWNER or MEMBER. (A private
+# organization member who reaches the repository only through a team can show as CONTRIBUTOR,
+# which is why CONTRIBUTOR still goes to the permission endpoint; see docs/approvals.md.)
+STRANGER_ASSOCIATIONS: frozenset[str] = frozenset(
+    {"NONE", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN"}
+)
+_LEVELS: dict[str, int] = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 # Lapses that never heal: the approval was bound to other content, or its comment was edited.
 STICKY_LAPSES: frozenset[str] = frozenset({"stale", "edited_comment"})
 # Commands that still count from an edited comment: they can only hold things back.
@@ -65,6 +83,7 @@ class Authority:
     item_author: str
     permissions: Mapping[str, Permission]
     approver_logins: frozenset[str]
+    associations: Mapping[str, str] = field(default_factory=dict)  # lower-cased login -> association
 
     @classmethod
     def build(
@@ -75,6 +94,7 @@ class Authority:
         item_author: str,
         permissions: Mapping[str, Permission],
         approver_logins: frozenset[str],
+        comments: tuple[Comment, ...] = (),
     ) -> Authority:
         listed = {login.lower() for login in approver_logins} | {u.lower() for u in config.approvers.users}
         return cls(
@@ -83,10 +103,34 @@ class Authority:
             item_author=item_author.lower(),
             permissions={login.lower(): perm for login, perm in permissions.items()},
             approver_logins=frozenset(listed),
+            associations=associations_of(comments),
         )
 
     def is_pipeline(self, actor: Actor) -> bool:
         return actor.login.lower() == self.bot_login
+
+    def configured(self, login: str) -> bool:
+        """Named in the config (an approver, or a person who may /hold): never a stranger."""
+        key = login.lower()
+        return key in self.approver_logins or key in {u.lower() for u in self.config.commands.hold.users}
+
+    def is_stranger(self, login: str) -> bool:
+        """The association GitHub reported for `login` rules out any permission: refused
+        without asking the permission endpoint (which stays the authority for everyone else)."""
+        if not self.config.commands.refusals.by_association or self.configured(login):
+            return False
+        return self.associations.get(login.lower(), "") in STRANGER_ASSOCIATIONS
+
+    def may_hold(self, login: str) -> ReasonCode | None:
+        """None when `login` may /hold this item: a level of `commands.hold.permission` or more,
+        a configured approver or hold user (the author is let through by `needs_permission`)."""
+        if self.is_stranger(login):
+            return "not_collaborator"
+        key = login.lower()
+        permission = self.permissions.get(key, "none")
+        if _LEVELS[permission] >= _LEVELS[self.config.commands.hold.permission] or self.configured(login):
+            return None
+        return "not_collaborator" if permission == "none" else "hold_not_allowed"
 
     def authorize(self, login: str) -> ReasonCode | None:
         """None when `login` may use privileged commands, else why not.
@@ -95,6 +139,8 @@ class Authority:
         `approvers.require_repo_permission`, write access is required and, when an approver list
         or team is configured, membership too (the list narrows who among writers may approve).
         """
+        if self.is_stranger(login):
+            return "not_collaborator"
         key = login.lower()
         permission = self.permissions.get(key, "none")
         writer = permission in WRITE_PERMISSIONS
@@ -124,7 +170,15 @@ class Authority:
     def needs_permission(self, actor: Actor, command: str, logins: tuple[str, ...] = ()) -> bool:
         if command == "unassign" and logins and all(x.lower() == actor.login.lower() for x in logins):
             return False  # taking yourself off an item needs no permission
+        if command == "hold":
+            login = actor.login.lower()
+            author = self.config.commands.hold.author and login == self.item_author
+            return not (author or login in {u.lower() for u in self.config.commands.hold.users})
         return command in PRIVILEGED
+
+    def needs_lookup(self, actor: Actor, command: str, logins: tuple[str, ...] = ()) -> bool:
+        """Whether deciding `command` from `actor` needs the permission endpoint."""
+        return self.needs_permission(actor, command, logins) and not self.is_stranger(actor.login)
 
     def check(
         self, actor: Actor, edited: bool, command: str, logins: tuple[str, ...] = ()
@@ -132,8 +186,17 @@ class Authority:
         """Why `actor` may not use `command` here, or None."""
         reason = self.precheck(actor, edited, command, logins)
         if reason is None and self.needs_permission(actor, command, logins):
-            reason = self.authorize(actor.login)
+            reason = self.may_hold(actor.login) if command == "hold" else self.authorize(actor.login)
         return reason
+
+
+def associations_of(comments: tuple[Comment, ...]) -> dict[str, str]:
+    """Each commenter's latest reported `author_association` (lower-cased login -> value)."""
+    found: dict[str, str] = {}
+    for comment in ordered_comments(comments):
+        if comment.association:
+            found[comment.author.login.lower()] = comment.association
+    return found
 
 
 @dataclass(frozen=True)

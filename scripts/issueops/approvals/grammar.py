@@ -34,6 +34,7 @@ class CommandSpec:
 
 
 PRIVILEGED_WHO = "write, maintain or admin, or a configured approver"
+HOLD_WHO = "triage or more, the item's author, a configured approver, or a person in `commands.hold.users`"
 ANYONE_WHO = "anyone"
 BRAKE_WHO = "maintain or admin, or a configured approver"
 
@@ -50,11 +51,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("cancel", False, "", "none", "Withdraw your own earlier /approve or /reject.", ANYONE_WHO),
     CommandSpec(
         "hold",
-        False,
+        True,
         "[reason]",
         "text",
         "Freeze the item: nothing moves automatically until /unhold.",
-        ANYONE_WHO,
+        HOLD_WHO,
     ),
     CommandSpec("unhold", True, "", "none", "Lift a hold.", PRIVILEGED_WHO),
     CommandSpec(

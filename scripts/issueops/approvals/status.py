@@ -28,6 +28,7 @@ _LAPSE_TEXT = {
 _NOT_COUNTED_TEXT = {
     "not_collaborator": "not a collaborator and not a configured approver",
     "insufficient_permission": "needs write, maintain or admin permission, or approver membership",
+    "hold_not_allowed": "holding needs triage or more, authorship or the config",
     "self_approval": "authors may not approve their own items",
     "edited_comment": "the comment was edited after posting",
     "bot_author": "bots cannot approve",
@@ -40,6 +41,10 @@ _REPLY_TEXT = {
     "insufficient_permission": (
         "this needs write, maintain or admin permission on the repository, "
         "or membership in a configured approver list or team."
+    ),
+    "hold_not_allowed": (
+        "putting an item on hold needs triage permission or more on the repository, being the "
+        "item's author, or being named in the configuration (`commands.hold.users`, approvers)."
     ),
     "self_approval": "authors may not approve their own items in this repository.",
     "edited_comment": (

@@ -115,6 +115,56 @@ class SlaDefaults(Strict):
     exempt_labels: list[str] = Field(default_factory=list, description="Items with these labels have no SLA.")
 
 
+HoldPermission = Literal["read", "triage", "write", "maintain", "admin"]
+
+
+class HoldConfig(Strict):
+    """Who may put an item on hold with `/hold` (besides configured approvers)."""
+
+    permission: HoldPermission = Field(
+        "triage", description="The lowest repository permission that may /hold any item."
+    )
+    author: bool = Field(True, description="May an item's author /hold their own item?")
+    users: list[str] = Field(default_factory=list, description="Other logins who may /hold.")
+
+
+class RefusalsConfig(Strict):
+    """How the bot answers commands refused to people the repository does not know.
+
+    Someone whose `author_association` rules out any access (NONE, FIRST_TIMER,
+    FIRST_TIME_CONTRIBUTOR, MANNEQUIN) and who is not configured anywhere is refused without a
+    single API read; the answers below are rate-limited per person so a flood of comments is
+    not answered by a flood of replies."""
+
+    reply_hours: float = Field(
+        24, gt=0, description="At most one reply per person per item in this many hours; then a reaction."
+    )
+    silence_after: int = Field(
+        10, ge=1, description="After this many refused commands in the window: no reply, no reaction."
+    )
+    window_hours: float = Field(24, gt=0, description="The window silence_after counts in.")
+    by_association: bool = Field(
+        True, description="Refuse on the payload's author_association alone (no permission lookup)."
+    )
+
+
+class CommandsConfig(Strict):
+    """Comment commands: who may /hold, and the protection against floods of comments."""
+
+    hold: HoldConfig = Field(default_factory=HoldConfig)
+    refusals: RefusalsConfig = Field(default_factory=RefusalsConfig)
+    event_max_requests: int = Field(
+        40,
+        ge=6,
+        description="Request budget of one `commands --event` run, whatever --max-requests says.",
+    )
+    event_reserve: int = Field(
+        400,
+        ge=0,
+        description="Requests of the hourly limit a `commands --event` run never spends (left to schedules).",
+    )
+
+
 class TelemetryConfig(Strict):
     directory: str = Field("telemetry", description="Where JSONL events go (--telemetry wins).")
     pushgateway: str | None = Field(
@@ -199,6 +249,7 @@ class Config(Strict):
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    commands: CommandsConfig = Field(default_factory=CommandsConfig)
     sources: list[Source] = Field(default_factory=list)
     sla: SlaDefaults = Field(default_factory=SlaDefaults)
     owners: OwnersConfig = Field(default_factory=OwnersConfig)

@@ -40,6 +40,9 @@ class Comment:
     body: str
     created_at: datetime
     updated_at: datetime
+    # the commenter's `author_association` as GitHub reports it (OWNER, MEMBER, COLLABORATOR,
+    # CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, FIRST_TIMER, MANNEQUIN, NONE); "" when unknown
+    association: str = ""
 
     @property
     def edited(self) -> bool:

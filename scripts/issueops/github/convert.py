@@ -97,6 +97,7 @@ def comment(data: Any, issue_number: int | None = None) -> Comment:
         body=str(data.get("body") or ""),
         created_at=created,
         updated_at=updated,
+        association=str(data.get("author_association") or ""),
     )
 
 

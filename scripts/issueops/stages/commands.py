@@ -37,6 +37,7 @@ from issueops.approvals.status import (
     render_denied_reply,
     render_status,
 )
+from issueops.approvals.throttle import RefusalLog
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
 from issueops.core.comments import same_login
@@ -214,6 +215,7 @@ def logins_to_check(
         item_author=ctx.item.author.login,
         permissions={},
         approver_logins=frozenset(),
+        comments=ctx.comments,
     )
     processed = _processed_ids(ctx, bot_login)
     seen = reacted or {}
@@ -227,7 +229,7 @@ def logins_to_check(
                 continue
             if authority.precheck(comment.author, comment.edited, command.name, command.logins) is not None:
                 continue
-            if authority.needs_permission(comment.author, command.name, command.logins):
+            if authority.needs_lookup(comment.author, command.name, command.logins):
                 logins.setdefault(comment.author.login.lower(), comment.author.login)
     label = cfg.labels.approved
     if label in ctx.item.labels:
@@ -236,6 +238,86 @@ def logins_to_check(
         if event is not None and human and authority.precheck(event.actor, False, "approve") is None:
             logins.setdefault(event.actor.login.lower(), event.actor.login)
     return set(logins.values())
+
+
+# --- strangers: refused outright, answered through the throttle -----------------------------------
+
+
+def refused_outright(comment: Comment, commands: tuple[ParsedCommand, ...], authority: Authority) -> bool:
+    """A stranger's comment none of whose commands can do anything: every known command needs a
+    permission the association rules out (a stranger's `/cancel` has nothing to withdraw), the
+    rest are unknown. Decided from the comment alone, so the event path reads nothing for it."""
+    if comment.author.is_bot or authority.is_pipeline(comment.author):
+        return False
+    if not authority.is_stranger(comment.author.login):
+        return False
+    for command in commands:
+        if not command.valid or command.name == "cancel":
+            continue
+        if not authority.needs_permission(comment.author, command.name, command.logins):
+            return False  # /help, /unassign of oneself, the author's /hold: the normal path
+    return True
+
+
+def plan_refusal(
+    item: int, comment: Comment, commands: tuple[ParsedCommand, ...], log: RefusalLog
+) -> tuple[list[Action], list[dict[str, object]]]:
+    """The answer to one comment refused outright: decided once by the log, then never again."""
+    judged = log.judge(comment.author.login, item, comment.id, comment.created_at)
+    if not judged.fresh:
+        return [], []
+    login = comment.author.login
+    refused = [c.name for c in commands if c.valid and c.name != "cancel"]
+    events: list[dict[str, object]] = []
+    if refused and judged.verdict != "silent":
+        denied = {"login": login, "reason": "not_collaborator", "command": refused[0], "comment": comment.id}
+        events.append({"event": "approval.denied", **denied})
+    if judged.verdict != "reply":
+        mode = {"mode": judged.verdict, "refusals": judged.refusals}
+        events.append({"event": "command.throttled", "login": login, "comment": comment.id, **mode})
+    if judged.verdict == "silent":
+        return [], events
+    actions: list[Action] = [React(item, DENIED if refused else CONFUSED, comment.id)]
+    if judged.verdict == "reply" and refused:
+        reply = render_denied_reply(login, ["not_collaborator"])
+        actions.append(UpsertComment(item, denied_key(login), reply))
+    return actions, events
+
+
+Commented = list[tuple[Comment, tuple[ParsedCommand, ...]]]
+
+
+def _split_outright(
+    ctx: ItemContext,
+    new: list[tuple[Comment, tuple[ParsedCommand, ...]]],
+    comments: list[tuple[Comment, tuple[ParsedCommand, ...]]],
+    authority: Authority,
+    log: RefusalLog,
+) -> tuple[
+    ItemContext, list[tuple[Comment, tuple[ParsedCommand, ...]]], list[Action], list[dict[str, object]]
+]:
+    """Take strangers' outright refusals out of the item's history (they are no votes and no
+    commands) and answer the new ones through the log."""
+    outright = {c.id for c, cmds in comments if refused_outright(c, cmds, authority)}
+    if not outright:
+        return ctx, new, [], []
+    actions: list[Action] = []
+    events: list[dict[str, object]] = []
+    for comment, commands in new:
+        if comment.id in outright:
+            more, said = plan_refusal(ctx.item.number, comment, commands, log)
+            actions += [a for a in more if not _answered(ctx, a)]
+            events += said
+    rest = replace(ctx, comments=tuple(c for c in ctx.comments if c.id not in outright))
+    return rest, [(c, cmds) for c, cmds in new if c.id not in outright], actions, events
+
+
+def _answered(ctx: ItemContext, action: Action) -> bool:
+    """A denial reply already there word for word (the applier would find nothing to edit)."""
+    if not isinstance(action, UpsertComment):
+        return False
+    existing = next((c for c in ctx.comments if c.has_marker(action.key)), None)
+    return existing is not None and existing.body.strip() == action.body.strip()
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -295,12 +377,25 @@ def _hold_info(ctx: ItemContext, authority: Authority, hold_label: str) -> tuple
         if authority.is_pipeline(comment.author) or comment.author.is_bot:
             continue
         holds = [c for c in parse_commands(comment.body) if c.name == "hold" and c.valid]
+        if holds and _refused_hold(comment, authority):
+            continue
         if holds:
             return comment.author.login, holds[-1].argument
     event = latest_label_event(ctx.label_events, hold_label)
     if event is not None and not authority.is_pipeline(event.actor):
         return event.actor.login, ""
     return None, ""
+
+
+def _refused_hold(comment: Comment, authority: Authority) -> bool:
+    """A `/hold` that did not count: from a stranger, or from someone whose permission this run
+    looked up and found short (older holds are not looked up again and are taken as given)."""
+    if not authority.needs_permission(comment.author, "hold"):
+        return False
+    if authority.is_stranger(comment.author.login):
+        return True
+    known = comment.author.login.lower() in authority.permissions
+    return known and authority.check(comment.author, comment.edited, "hold") is not None
 
 
 def _transitions(
@@ -408,11 +503,14 @@ def plan_commands(
     now: datetime,
     head_sha: str | None,
     reacted: Mapping[int, frozenset[str]] | None = None,
+    refusals: RefusalLog | None = None,
     audit: Audit | None = None,
 ) -> Plan:
     """Everything the commands stage wants done on one item, for the applier.
 
     `reacted` maps comment id -> reactions the bot already left on it (so replays add none).
+    `refusals`: the throttle's log; with it, strangers' outright refusals are answered through it
+    (and recorded in it) instead of through the status comment.
     `audit`: the verdict on the item's pipeline labels (stages.label_authority); its repairs come
     first and the approvals are judged from the state it leaves.
     `now` is accepted for the runner's uniform call; nothing here depends on the clock.
@@ -426,6 +524,7 @@ def plan_commands(
         item_author=item.author.login,
         permissions=permissions,
         approver_logins=approver_logins,
+        comments=ctx.comments,
     )
     seen = reacted or {}
     processed = _processed_ids(ctx, bot_login)
@@ -434,6 +533,10 @@ def plan_commands(
 
     if item.state == "closed":
         return _plan_closed(ctx, plan, new, bot_login)
+    refusal_actions: list[Action] = []
+    refusal_events: list[dict[str, object]] = []
+    if refusals is not None:
+        ctx, new, refusal_actions, refusal_events = _split_outright(ctx, new, comments, authority, refusals)
 
     hold_label = config.labels.hold
     work = _Work(labels=list(item.labels), assignees=list(item.assignees))
@@ -546,8 +649,8 @@ def plan_commands(
         actions_events: list[dict[str, object]] = [lowering]
     else:
         actions_events = []
-    plan.actions = actions
-    plan.events = _events(decision, work, old_denied, risk, gate) + actions_events
+    plan.actions = actions + refusal_actions  # the label repairs first
+    plan.events = refusal_events + _events(decision, work, old_denied, risk, gate) + actions_events
     if audit is not None:
         plan.events = audit_events(audit) + plan.events
         if audit.revert is not None:

@@ -89,6 +89,13 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("approval.lapsed", "an earlier approval no longer counts", login=STR, reason=STR),
     _spec("command.applied", "a comment command took effect", command=STR, login=STR),
     _spec(
+        "command.throttled",
+        "a stranger's refused command got a reaction only (`react`) or nothing at all (`silent`)",
+        login=STR,
+        mode=STR,
+        refusals=INT,
+    ),
+    _spec(
         "label.reverted",
         "a pipeline label applied without the right to it was put back (reason code)",
         login=STR,
