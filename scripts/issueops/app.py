@@ -322,7 +322,14 @@ def run_stages(
         )
         rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
-        brake = Brake(rt, summary, _brake_dirs(opts, config), event_item=event_item, live=not opts.dry_run)
+        brake = Brake(
+            rt,
+            summary,
+            _brake_dirs(opts, config),
+            event_item=event_item,
+            event_comment=event.comment.body if event is not None and event.comment is not None else None,
+            live=not opts.dry_run,
+        )
         if not summary.budget_stop:
             brake.before()
         stages_that_repair = ("commands", "assign", "process", "sweep")

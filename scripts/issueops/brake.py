@@ -53,9 +53,11 @@ class Brake:
         *,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         event_item: int | None = None,
+        event_comment: str | None = None,
         live: bool = True,
     ):
         self.rt, self.summary = rt, summary
+        self.event_comment = event_comment  # the event's own comment, when the run is for one
         self.cfg = rt.config.brake
         self.directories = [d for d in directories if d is not None]
         self.wall_clock = wall_clock
@@ -190,6 +192,9 @@ class Brake:
         from issueops.pipeline import snapshot_of
 
         if self.event_item is not None:
+            body = self.event_comment
+            if body is not None and not any(c.name == "brake" for c in parse_commands(body)):
+                return []  # the event's comment is no `/brake`: nothing to read (a flood costs nothing)
             comments = {self.event_item: self.rt.port.list_item_comments(self.event_item)}
         else:
             comments = {n: s.comments for n, s in snapshot_of(self.rt).items.items()}
