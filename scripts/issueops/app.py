@@ -64,6 +64,7 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
+    agent_port: GitHubPort | None = None  # the user token that assigns Copilot, when configured
 
 
 def _require(value: str | None, what: str) -> str:
@@ -179,7 +180,10 @@ def open_session(
     api_url = check_api_url(opts.api_url)
     cache_path = cache_path or Path(config.api.cache_path)
     telemetry = TelemetrySink(
-        opts.telemetry_dir, repo, command=command, secret_env=("GITHUB_TOKEN", opts.token_env)
+        opts.telemetry_dir,
+        repo,
+        command=command,
+        secret_env=("GITHUB_TOKEN", opts.token_env, config.copilot.token_env),
     )
     settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
     governor = Governor(
@@ -198,16 +202,33 @@ def open_session(
             f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write",
         )
         port = PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
-    session = Session(port=port, governor=governor, telemetry=telemetry)
+    agent_port = agent_port_for(opts, config, governor, repo, api_url) if port_factory is None else None
+    session = Session(port=port, governor=governor, telemetry=telemetry, agent_port=agent_port)
     try:
         yield session
     finally:
+        agent_close = getattr(agent_port, "close", None)
+        if agent_close is not None:
+            agent_close()
         close = getattr(port, "close", None)
         if close is not None:
             close()
         else:
             governor.save_cache()
         telemetry.close()
+
+
+def agent_port_for(
+    opts: Options, config: Any, governor: Governor, repo: str, api_url: str
+) -> GitHubPort | None:
+    """A second adapter for the second credential: the user token that assigns Copilot (an
+    installation token cannot). Same governor: one budget, one pace, and the token redacted."""
+    token = opts.env.get(config.copilot.token_env) or None
+    if token is None:
+        return None
+    from issueops.github.adapter import PyGithubAdapter
+
+    return PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
 
 
 def build_stages(
@@ -272,6 +293,7 @@ def run_stages(
             item_filter=opts.item if event_item is None else None,
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
+            agent_port=session.agent_port,
         )
         rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from issueops.apply import ItemState
+from issueops.copilot_follow import attach_copilot_prs, plan_follow
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
     Action,
@@ -200,6 +201,7 @@ class ProcessStage:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
         closed = read_closed_active(rt.port, snap)  # e.g. merged, killed before `done`
+        attach_copilot_prs(snap, rt.bot_login)
         units = []
         for state in snap.managed():
             if state.item.state != "open" and state.item.number not in closed:
@@ -230,17 +232,23 @@ class ProcessStage:
         workflow = rt.workflow(unit.workflow)
         if workflow is None:
             return Plan(unit.number, reasons=[f"unknown workflow {unit.workflow!r}"])
-        return process_stage.plan_process(
-            context_of(rt, unit.state),
-            workflow=workflow,
-            config=rt.config,
-            templates=rt.templates,
-            repo=rt.repo,
-            base_branch=rt.base_branch,
-            now=rt.now,
-            bot_login=rt.bot_login,
-            html_base=rt.html_base,
-        )
+
+        def process(ctx: ItemContext) -> Plan:
+            return process_stage.plan_process(
+                ctx,
+                workflow=workflow,
+                config=rt.config,
+                templates=rt.templates,
+                repo=rt.repo,
+                base_branch=rt.base_branch,
+                now=rt.now,
+                bot_login=rt.bot_login,
+                html_base=rt.html_base,
+                copilot_token=rt.agent_port is not None,
+            )
+
+        followed = plan_follow(rt, unit.state, workflow, process)
+        return followed if followed is not None else process(context_of(rt, unit.state))
 
     def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
         """A permanent failure moves the item to `state::failed` with the reason, once."""
@@ -275,6 +283,7 @@ class CommandsStage:
             return [self._read_one(rt, self.event_item)]
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
+        attach_copilot_prs(snap, rt.bot_login)
         return [
             WorkUnit(key=f"#{s.item.number}", state=s, workflow=workflow_of(s))
             for s in snap.managed()
@@ -291,6 +300,7 @@ class CommandsStage:
         state.item = item
         state.comments = sorted(rt.port.list_item_comments(number), key=lambda c: (c.created_at, c.id))
         load_pulls(rt.port, snap)
+        attach_copilot_prs(snap, rt.bot_login)
         return WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
