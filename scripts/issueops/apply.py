@@ -217,7 +217,7 @@ class Applier:
                 result.writes += 1
             except GitHubError as exc:
                 reason, code = f"GitHub refused the assignment ({exc.code}, HTTP {exc.status}).", "refused"
-            if not code:
+            if not code and not getattr(self.agent_port, "dry_run", False):  # dry run: nothing to read
                 state.item = self.port.get_item(action.item)
                 if not copilot.has_copilot(state.item.assignees):
                     reason = (

@@ -207,3 +207,11 @@ def test_kpis_from_the_telemetry_of_these_runs(tmp_path: Path) -> None:
     assert usage.completion_48h == 0.5 and usage.completion_7d == 0.5
     assert usage.by_workflow == {"content-review": {"hand_offs": 2, "merged": 1, "rate": 0.5}}
     assert usage.abandoned == 1 and usage.blocked == 0
+
+
+def test_dry_run_hands_off_nothing_and_reports_no_refusal(world: World) -> None:
+    summary = world.run("process", env=USER_TOKEN, dry_run=True)
+    assert summary.items_failed == 0
+    assert world.bot_writes() == 0
+    assert not [e for e in world.sandbox.ledger if e.write], "not even the user token writes"
+    assert not world.events("copilot.refused")
