@@ -69,6 +69,7 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
+    agent_port: GitHubPort | None = None  # the user token that assigns Copilot, when configured
 
 
 def _require(value: str | None, what: str) -> str:
@@ -187,7 +188,7 @@ def open_session(
         opts.telemetry_dir,
         repo,
         command=command,
-        secret_env=("GITHUB_TOKEN", opts.token_env, "ISSUEOPS_APP_PRIVATE_KEY"),
+        secret_env=("GITHUB_TOKEN", opts.token_env, "ISSUEOPS_APP_PRIVATE_KEY", config.copilot.token_env),
     )
     settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
     governor = Governor(
@@ -197,10 +198,14 @@ def open_session(
         cache=EtagCache.load(cache_path),
     )
     port = port_factory(governor) if port_factory is not None else _adapter(opts, repo, api_url, governor)
-    session = Session(port=port, governor=governor, telemetry=telemetry)
+    agent_port = agent_port_for(opts, config, governor, repo, api_url) if port_factory is None else None
+    session = Session(port=port, governor=governor, telemetry=telemetry, agent_port=agent_port)
     try:
         yield session
     finally:
+        agent_close = getattr(agent_port, "close", None)
+        if agent_close is not None:
+            agent_close()
         close = getattr(port, "close", None)
         if close is not None:
             close()
@@ -239,6 +244,19 @@ def _adapter(opts: Options, repo: str, api_url: str, governor: Governor) -> GitH
         f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write, "
         "or ISSUEOPS_APP_ID and ISSUEOPS_APP_PRIVATE_KEY to act as a GitHub App",
     )
+    return PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
+
+
+def agent_port_for(
+    opts: Options, config: Any, governor: Governor, repo: str, api_url: str
+) -> GitHubPort | None:
+    """A second adapter for the second credential: the user token that assigns Copilot (an
+    installation token cannot). Same governor: one budget, one pace, and the token redacted."""
+    token = opts.env.get(config.copilot.token_env) or None
+    if token is None:
+        return None
+    from issueops.github.adapter import PyGithubAdapter
+
     return PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
 
 
@@ -319,6 +337,7 @@ def run_stages(
             item_filter=opts.item if event_item is None else None,
             base_branch=base_branch,
             templates=templates,
+            agent_port=session.agent_port,
         )
         rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from issueops.core.comments import bot_comment, marked
+from issueops.core.errors import GitHubError
 from issueops.core.model import (
     CLOSED_PR_KEY,
     Action,
     AddLabels,
     Assign,
+    AssignAgent,
     CloseItem,
     ClosePullRequest,
     Comment,
@@ -35,6 +38,7 @@ from issueops.core.model import (
 )
 from issueops.core.states import check_transition, label_changes, parse_state
 from issueops.github.port import GitHubPort
+from issueops.stages import copilot
 
 EventSink = Callable[..., object]
 
@@ -62,7 +66,17 @@ class ApplyResult:
 class Applier:
     """Applies one item's actions; `emit` records telemetry for transitions."""
 
-    def __init__(self, port: GitHubPort, *, bot_login: str, emit: EventSink, base_branch: str = "main"):
+    def __init__(
+        self,
+        port: GitHubPort,
+        *,
+        bot_login: str,
+        emit: EventSink,
+        base_branch: str = "main",
+        agent_port: GitHubPort | None = None,
+        agent_token_env: str = "ISSUEOPS_COPILOT_TOKEN",  # noqa: S107 (a variable name)
+        now: datetime | None = None,
+    ):
         self.port = port
         self.bot_login = bot_login
         self.emit = emit
@@ -71,6 +85,9 @@ class Applier:
         self.commented: dict[int, ItemState] = {}
         self.created_comments: list[Comment] = []
         self.created_items: list[CreateItem] = []
+        self.agent_port = agent_port  # the user token's port: only for AssignAgent
+        self.agent_token_env = agent_token_env
+        self.now = now or datetime.now(UTC)
 
     def apply(
         self, actions: list[Action], state: ItemState | None, *, workflow: str | None = None
@@ -132,6 +149,8 @@ class Applier:
                 self.port.add_assignees(item.number, missing)
                 state.item = replace(item, assignees=(*item.assignees, *missing))
                 result.writes += 1
+        elif isinstance(action, AssignAgent):
+            self._assign_agent(action, state, result, workflow)
         elif isinstance(action, Unassign):
             present = [login for login in action.logins if login in item.assignees]
             if present:
@@ -190,6 +209,42 @@ class Applier:
             cause=action.cause,
             workflow=workflow,
         )
+
+    def _assign_agent(
+        self, action: AssignAgent, state: ItemState, result: ApplyResult, workflow: str | None
+    ) -> None:
+        """Assign with the user token, then read the assignees back with the bot's: GitHub
+        answers 201 and drops an assignee it will not take. Either way the outcome is recorded
+        on the status comment; a refusal hands the item to its owner."""
+        if copilot.has_copilot(state.item.assignees):
+            return
+        env = self.agent_token_env
+        reason, code = "", ""
+        if self.agent_port is None:
+            reason, code = f"no user token: `${env}` is not set for this run.", "no_token"
+        else:
+            try:
+                self.agent_port.assign_agent(action.item, action.login, copilot.agent_assignment(action))
+                result.writes += 1
+            except GitHubError as exc:
+                reason, code = f"GitHub refused the assignment ({exc.code}, HTTP {exc.status}).", "refused"
+            if not code and not getattr(self.agent_port, "dry_run", False):  # dry run: nothing to read
+                state.item = self.port.get_item(action.item)
+                if not copilot.has_copilot(state.item.assignees):
+                    reason = (
+                        "GitHub accepted the request but Copilot is not among the assignees read back "
+                        "(it drops the assignee for an installation token, or when Copilot coding agent "
+                        "is not enabled for the repository)."
+                    )
+                    code = "dropped"
+        if code:
+            steps, event = copilot.refused(action, reason, code, env, self.now)
+        else:
+            steps, event = copilot.handed(action, self.now)
+        for step in steps:
+            self._apply_one(step, state, result, workflow)
+        name = str(event.pop("event"))
+        self.emit(name, **event)
 
     def _upsert_comment(self, action: UpsertComment, state: ItemState, result: ApplyResult) -> None:
         body = marked(action.key, action.body)

@@ -19,6 +19,7 @@ from issueops.approvals.engine import Authority
 from issueops.approvals.grammar import parse_commands
 from issueops.approvals.throttle import RefusalLog
 from issueops.config.settings import Source
+from issueops.copilot_follow import attach_copilot_prs, plan_follow
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
     Action,
@@ -361,6 +362,7 @@ class ProcessStage:
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
         closed = read_closed_active(rt.port, snap)  # e.g. merged, killed before `done`
+        attach_copilot_prs(snap, rt.bot_login)
         units = []
         for state in snap.managed():
             if state.item.state != "open" and state.item.number not in closed:
@@ -394,18 +396,24 @@ class ProcessStage:
         ctx, audit = audit_of(rt, unit.state)
         if audit.forged:  # the commands stage puts them back; until then nothing moves
             return Plan(unit.number, reasons=[f"#{unit.number}: labels applied without authority, skipped"])
-        return process_stage.plan_process(
-            ctx,
-            workflow=workflow,
-            config=rt.config,
-            templates=rt.templates,
-            repo=rt.repo,
-            base_branch=rt.base_branch,
-            now=rt.now,
-            bot_login=rt.bot_login,
-            html_base=rt.html_base,
-            risk=audit.risk,
-        )
+
+        def process(item: ItemContext) -> Plan:
+            return process_stage.plan_process(
+                item,
+                workflow=workflow,
+                config=rt.config,
+                templates=rt.templates,
+                repo=rt.repo,
+                base_branch=rt.base_branch,
+                now=rt.now,
+                bot_login=rt.bot_login,
+                html_base=rt.html_base,
+                risk=audit.risk,
+                copilot_token=rt.agent_port is not None,
+            )
+
+        followed = plan_follow(rt, unit.state, workflow, process)
+        return followed if followed is not None else process(ctx)
 
     def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
         """A permanent failure moves the item to `state::failed` with the reason, once."""
@@ -456,6 +464,7 @@ class CommandsStage:
             return [] if alert else [unit]  # the brake answers on its alert issue
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
+        attach_copilot_prs(snap, rt.bot_login)
         risks = {w.name: w.risk for w in rt.workflows}
         return [
             WorkUnit(key=f"#{s.item.number}", state=s, workflow=workflow_of(s))
@@ -477,6 +486,7 @@ class CommandsStage:
         state.item = item
         state.comments = sorted(rt.port.list_item_comments(number), key=lambda c: (c.created_at, c.id))
         load_pulls(rt.port, snap)
+        attach_copilot_prs(snap, rt.bot_login)
         return WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))
 
     def _answer_from_payload(self, rt: Runtime, number: int) -> WorkUnit | None:

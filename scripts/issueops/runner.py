@@ -163,6 +163,7 @@ class Runtime:
     html_base: str = "https://github.com"
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
     paused_sources: dict[str, int] = field(default_factory=dict)  # source -> runs failed (the brake)
+    agent_port: GitHubPort | None = None  # the user token's port (Copilot's assignment only)
 
     def workflow(self, name: str | None) -> WorkflowSchema | None:
         return next((w for w in self.workflows if w.name == name), None)
@@ -234,7 +235,13 @@ class Runner:
         self.clock = clock
         self.on_progress = on_progress
         self.applier = Applier(
-            rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
+            rt.port,
+            bot_login=rt.bot_login,
+            emit=rt.telemetry.emit,
+            base_branch=rt.base_branch,
+            agent_port=rt.agent_port,
+            agent_token_env=rt.config.copilot.token_env,
+            now=rt.now,
         )
         self.created: list[WorkItem] = []  # items this run opened (the snapshot holds them from the next run)
 

@@ -204,6 +204,15 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
     r["unassigned"] = call("DELETE", f"{REPO}/issues/1/assignees", json={"assignees": ["tess"]}, expect=200)
     r["events"] = call("GET", f"{REPO}/issues/1/events", expect=200)
     r["timeline"] = call("GET", f"{REPO}/issues/1/timeline", expect=200)
+    # Copilot's coding agent: taken from a user's token; its draft PR cross-references the issue.
+    agent = {"target_repo": "acme/ops", "base_branch": "main", "custom_instructions": "Fix the disk."}
+    copilot = {"assignees": ["copilot-swe-agent[bot]"], "agent_assignment": agent}
+    r["copilot_dropped"] = call("POST", f"{REPO}/issues/2/assignees", json=copilot, expect=201)
+    assert not r["copilot_dropped"].json()["assignees"], "an installation token's agent is dropped"
+    r["copilot_assigned"] = call("POST", f"{REPO}/issues/2/assignees", "write", json=copilot, expect=201)
+    assert [a["login"] for a in r["copilot_assigned"].json()["assignees"]] == ["Copilot"]
+    r["copilot_timeline"] = call("GET", f"{REPO}/issues/2/timeline", expect=200)
+    assert any(e["event"] == "cross-referenced" for e in r["copilot_timeline"].json())
 
     # --- search --------------------------------------------------------------------------------------
     r["search"] = call(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from issueops.sandbox import Sandbox, SandboxResponse
+from issueops.sandbox.agent import CopilotAgent
 
 TOKENS = {
     "bot": "bot-token",
@@ -63,6 +64,7 @@ def build_world(*, private: bool = False) -> Sandbox:
         sb.add_user(LOGINS[role], token=TOKENS[role], permission=role)
     sb.add_user("tom", token=TOKENS["team"])
     sb.add_team("ops-approvers", ["alice", "tom"], permission="write")
+    sb.state.agent = CopilotAgent(enabled=True, delay_minutes=0)
     sb.add_label("security", "d73a4a", "Security relevant")
     sb.add_label("state::triage", "fbca04")
     for n in range(1, 6):

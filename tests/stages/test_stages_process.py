@@ -15,6 +15,7 @@ from issueops.config.workflows import WorkflowSchema
 from issueops.core.model import (
     Actor,
     Assign,
+    AssignAgent,
     CloseItem,
     ItemContext,
     LabelEvent,
@@ -25,8 +26,8 @@ from issueops.core.model import (
     Transition,
     UpsertComment,
 )
+from issueops.stages.copilot import COPILOT_LOGIN
 from issueops.stages.process import (
-    COPILOT_LOGIN,
     FAILURE_KEY,
     GATE_KEY,
     GUIDANCE_KEY,
@@ -80,9 +81,11 @@ def plan(
     workflow: WorkflowSchema = WF,
     config: Config = AUTONOMOUS,
     templates: dict[str, str] | None = None,
+    copilot_token: bool = False,
 ) -> Plan:
     return plan_process(
         ctx,
+        copilot_token=copilot_token,
         workflow=workflow,
         config=config,
         templates=TEMPLATES if templates is None else templates,
@@ -287,11 +290,27 @@ def test_publish_merges_the_head_that_was_read() -> None:
     assert CloseItem(7, "completed") in p.actions
 
 
-def test_copilot_hand_off() -> None:
-    p = plan(ItemContext(at("assigned")), workflow=wf(hand_off={"mode": "copilot", "note": "Draft only."}))
-    assert Assign(7, ("ann",)) in p.actions and Assign(7, (COPILOT_LOGIN,)) in p.actions
+def test_copilot_hand_off_with_a_user_token_assigns_the_agent_and_opens_no_pr_of_its_own() -> None:
+    copilot = wf(hand_off={"mode": "copilot", "note": "Draft only."})
+    p = plan(ItemContext(at("assigned")), workflow=copilot, copilot_token=True)
+    assert Assign(7, ("ann",)) in p.actions
+    agent = next(a for a in p.actions if isinstance(a, AssignAgent))
+    assert (agent.login, agent.target_repo, agent.base_branch) == (COPILOT_LOGIN, "acme/ops", "main")
+    assert agent.fallback_owner == "ann" and "Draft only." in agent.body
+    assert not [a for a in p.actions if isinstance(a, OpenPullRequest)], "Copilot's PR delivers"
     guidance = next(a for a in p.actions if isinstance(a, UpsertComment))
     assert "Copilot" in guidance.body and "Draft only." in guidance.body
+
+
+def test_copilot_hand_off_without_a_user_token_is_reported_and_the_owner_works() -> None:
+    copilot = wf(hand_off={"mode": "copilot"})
+    p = plan(ItemContext(at("assigned")), workflow=copilot, copilot_token=False)
+    assert not [a for a in p.actions if isinstance(a, AssignAgent)]
+    assert Assign(7, ("ann",)) in p.actions
+    assert [a for a in p.actions if isinstance(a, OpenPullRequest)], "the owner gets the drafts"
+    status = next(a for a in p.actions if isinstance(a, UpsertComment) and a.key == "copilot")
+    assert "no user token" in status.body and "ISSUEOPS_COPILOT_TOKEN" in status.body
+    assert [e["reason"] for e in p.events if e["event"] == "copilot.refused"] == ["no_token"]
 
 
 def test_existing_assignee_is_the_owner() -> None:

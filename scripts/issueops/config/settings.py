@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from issueops.config.copilot import CopilotConfig
+
 Risk = Literal["low", "medium", "high"]
 Profile = Literal["manual", "assisted", "autonomous"]
 
@@ -256,6 +258,7 @@ class Config(Strict):
     assign: AssignConfig = Field(default_factory=AssignConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     brake: BrakeConfig = Field(default_factory=BrakeConfig)
+    copilot: CopilotConfig = Field(default_factory=CopilotConfig)
     default_branch: str | None = Field(None, description="Base for deliverable branches; default: repo's.")
     bot_login: str | None = Field(None, description="The pipeline's own login, if not the token's user.")
 

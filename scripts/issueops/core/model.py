@@ -76,6 +76,8 @@ class PullRequest:
     body: str = ""
     updated_at: datetime | None = None
     author: Actor | None = None  # who opened it (the sweep closes only the pipeline's own PRs)
+    draft: bool = False
+    merged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,38 @@ class DeleteBranch:
     branch: str
 
 
+@dataclass(frozen=True)
+class AssignAgent:
+    """Assign a coding agent (Copilot) the documented way: the assignee plus an `agent_assignment`
+    (target repository, base branch, instructions in `body`, optional custom agent), sent with
+    the user token. A refusal or a silently dropped assignee hands the item to `fallback_owner`."""
+
+    item: int
+    login: str
+    target_repo: str
+    base_branch: str
+    body: str  # custom_instructions: never written to telemetry
+    custom_agent: str | None = None
+    fallback_owner: str | None = None
+    workflow: str | None = None
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    """A `cross-referenced` timeline event whose source is a pull request: what the item's
+    timeline says of a PR that mentions it (read from the PR's issue object in the event)."""
+
+    number: int
+    author: str
+    state: Literal["open", "closed"]
+    merged: bool
+    draft: bool
+    body: str
+    created_at: datetime
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+
+
 Action = (
     AddLabels
     | RemoveLabel
@@ -277,6 +311,7 @@ Action = (
     | MergePullRequest
     | ClosePullRequest
     | DeleteBranch
+    | AssignAgent
 )
 
 

@@ -22,7 +22,16 @@ import requests
 
 from github import Auth, Github, GithubException
 from issueops.core.errors import BudgetExhausted, GitHubError
-from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+from issueops.core.model import (
+    Actor,
+    Comment,
+    CrossReference,
+    LabelEvent,
+    Permission,
+    PullRequest,
+    SearchHit,
+    WorkItem,
+)
 from issueops.github import convert
 from issueops.github.app_auth import AppClient
 from issueops.github.classify import HINTS, UncertainWrite, auth_hint, code_for_status
@@ -286,6 +295,12 @@ class PyGithubAdapter:
             events = (convert.label_event(d) for d in self._pages(f"{self._base}/issues/{number}/events"))
             return [e for e in events if e is not None]
 
+    def list_cross_references(self, number: int) -> list[CrossReference]:
+        with self._calling(self._issue(number)):
+            entries = self._pages(f"{self._base}/issues/{number}/timeline")
+            found = (convert.cross_reference(d) for d in entries)
+            return [x for x in found if x is not None]
+
     def get_permission(self, login: str) -> Permission:
         target = f"{self.repo} collaborator {login}"
         with self._calling(target):
@@ -459,6 +474,15 @@ class PyGithubAdapter:
             return self._simulate("add_assignees", item=number, logins=list(logins))
         with self._calling(self._issue(number)):
             self._request("POST", f"{self._base}/issues/{number}/assignees", body={"assignees": list(logins)})
+
+    def assign_agent(self, number: int, login: str, agent_assignment: Mapping[str, str]) -> tuple[str, ...]:
+        if self.dry_run:
+            self._simulate("assign_agent", item=number, login=login)
+            return (login,)
+        body = {"assignees": [login], "agent_assignment": dict(agent_assignment)}
+        with self._calling(self._issue(number)):
+            data = self._request("POST", f"{self._base}/issues/{number}/assignees", body=body)
+        return tuple(convert.actor(a).login for a in (data or {}).get("assignees") or [])
 
     def remove_assignees(self, number: int, logins: Sequence[str]) -> None:
         if not logins:

@@ -12,7 +12,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+from issueops.core.model import (
+    Actor,
+    Comment,
+    CrossReference,
+    LabelEvent,
+    Permission,
+    PullRequest,
+    SearchHit,
+    WorkItem,
+)
 
 PERMISSIONS: tuple[Permission, ...] = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -119,6 +128,33 @@ def label_event(data: Any) -> LabelEvent | None:
     )
 
 
+def cross_reference(data: Any) -> CrossReference | None:
+    """A timeline `cross-referenced` event whose source is a pull request of the same repository
+    (GitHub records one when a PR's body or a commit mentions the issue); None otherwise."""
+    if require(data, "event", str) != "cross-referenced":
+        return None
+    source = data.get("source") or {}
+    issue = source.get("issue") if isinstance(source, dict) else None
+    if not isinstance(issue, dict) or not isinstance(issue.get("pull_request"), dict):
+        return None
+    created = parse_time(require(issue, "created_at"))
+    if created is None:
+        raise ContractError("cross-referenced pull request without created_at")
+    pr = issue["pull_request"]
+    merged_at = parse_time(pr.get("merged_at"))
+    return CrossReference(
+        number=int(require(issue, "number", int)),
+        author=actor(issue.get("user")).login,
+        state="closed" if require(issue, "state", str) == "closed" else "open",
+        merged=merged_at is not None,
+        draft=bool(issue.get("draft")),
+        body=str(issue.get("body") or ""),
+        created_at=created,
+        closed_at=parse_time(issue.get("closed_at")),
+        merged_at=merged_at,
+    )
+
+
 def pull_request(data: Any) -> PullRequest:
     head = require(data, "head", dict)
     base = require(data, "base", dict)
@@ -134,6 +170,8 @@ def pull_request(data: Any) -> PullRequest:
         body=str(data.get("body") or ""),
         updated_at=parse_time(data.get("updated_at")),
         author=actor(data.get("user")),
+        draft=bool(data.get("draft")),
+        merged_at=parse_time(data.get("merged_at")),
     )
 
 

@@ -6,7 +6,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
+from issueops.core.model import (
+    Actor,
+    Comment,
+    CrossReference,
+    LabelEvent,
+    Permission,
+    PullRequest,
+    SearchHit,
+    WorkItem,
+)
 
 
 class LabelSpec(Protocol):
@@ -46,6 +55,9 @@ class GitHubPort(Protocol):
 
     def list_label_events(self, number: int) -> list[LabelEvent]: ...
 
+    def list_cross_references(self, number: int) -> list[CrossReference]:
+        """The pull requests the item's timeline shows referencing it (`cross-referenced`)."""
+
     def get_permission(self, login: str) -> Permission:
         """Collaborator permission; a non-collaborator's 404 is `none`."""
 
@@ -81,6 +93,10 @@ class GitHubPort(Protocol):
     def add_assignees(self, number: int, logins: Sequence[str]) -> None: ...
 
     def remove_assignees(self, number: int, logins: Sequence[str]) -> None: ...
+
+    def assign_agent(self, number: int, login: str, agent_assignment: Mapping[str, str]) -> tuple[str, ...]:
+        """Assign a coding agent with its `agent_assignment`; needs a user token. Returns the
+        assignees GitHub answered with (it drops an assignee it will not take, silently)."""
 
     def create_item(self, title: str, body: str, labels: Sequence[str]) -> WorkItem: ...
 

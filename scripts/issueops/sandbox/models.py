@@ -75,6 +75,7 @@ class Event:
     rename: tuple[str, str] | None = None  # (from, to)
     commit_id: str | None = None
     state_reason: str | None = None
+    source: int | None = None  # cross-referenced: the number of the referencing issue or PR
 
 
 @dataclass(slots=True)

@@ -341,6 +341,16 @@ class Renderer:
         }
 
     def event(self, event: Event) -> JSON:
+        if event.event == "cross-referenced" and event.source is not None:
+            # GitHub's timeline entry: no id or url; the source is the referencing issue or PR.
+            source = self.state.issues[event.source]
+            return {
+                "event": "cross-referenced",
+                "actor": self.user(event.actor),
+                "created_at": iso(event.created_at),
+                "updated_at": iso(event.created_at),
+                "source": {"type": "issue", "issue": self.issue(source)},
+            }
         out: JSON = {
             "id": event.id,
             "node_id": node_id(event.event[:2].upper() + "E", event.id),

@@ -278,6 +278,7 @@ class Sandbox:
             if path.startswith(RAW_PREFIX) and method.upper() in ("GET", "HEAD"):
                 return self._raw(path, lower)
             self.clock.tick()
+            self.state.agent.run_due(self.state)
             if INFERENCE_PATH.match(path):
                 return self._infer(method.upper(), path, lower, body)
             response = self._serve(method.upper(), path, split.query, lower, body)

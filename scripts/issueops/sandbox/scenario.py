@@ -13,6 +13,7 @@ from typing import Any
 
 from issueops.core.errors import ConfigError, Problem
 from issueops.core.yamlpos import DataPath, SourceMap, read_yaml
+from issueops.sandbox.agent import CopilotAgent
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
 from issueops.sandbox.inference import Scripted
 from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS, Issue
@@ -37,7 +38,9 @@ _TOP = {
     "issues",
     "pulls",
     "inference",
+    "copilot",
 }
+_COPILOT = {"enabled", "delay_minutes", "work_minutes"}
 _INFERENCE = {"answers", "default"}
 _USER = {"login", "token", "permission", "type", "name", "email", "rate_limit"}
 _TEAM = {"slug", "name", "members", "maintainers", "permission"}
@@ -187,6 +190,12 @@ def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None
                 "default",
                 "inference.default must be an answer mapping (workflow, confidence, reason)",
             )
+    agent = data.get("copilot")
+    if agent is not None and c.keys(agent, _COPILOT, "copilot"):
+        for key in ("delay_minutes", "work_minutes"):
+            value = agent.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                c.fail(agent, key, f"copilot.{key} must be a number of minutes, 0 or more")
     for user in c.items(data, "users"):
         if c.keys(user, _USER, "a user", ("login",)):
             c.permission(user, "permission")
@@ -380,6 +389,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             )
         elif issue.state == "closed":  # a replayed history that ends closed, on an issue that is open
             state.set_state(issue, "open", None, issue.user, when=issue.updated_at)
+    state.agent = CopilotAgent.from_mapping(data.get("copilot"))
     inference = data.get("inference") or {}
     sb.inference.add(*(dict(entry) for entry in inference.get("answers") or []))
     if inference.get("default") is not None:

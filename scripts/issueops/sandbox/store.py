@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from issueops.sandbox.agent import CopilotAgent
 from issueops.sandbox.clock import VirtualClock
 from issueops.sandbox.gitstore import FILE_MODE, GitStore
 from issueops.sandbox.models import (
@@ -69,6 +70,7 @@ class SandboxState:
         self.git = GitStore()
         self.contributors: set[str] = set()  # authors of merged pull requests (lower-case)
         self._next_number = 1
+        self.agent = CopilotAgent()  # Copilot's coding agent (off unless the scenario enables it)
         self.add_user(owner, type="Organization")
         self.commit_files(default_branch, {"README.md": f"# {name}\n"}, "Initial commit", user=owner)
 
@@ -209,6 +211,12 @@ class SandboxState:
     ) -> Event:
         record = Event(self.next_id(), issue.number, event, actor, when or self.clock.now(), **fields)  # type: ignore[arg-type]
         issue.events.append(record)
+        return record
+
+    def record_event(self, issue: Issue, event: str, actor: str, when: datetime, **fields: object) -> Event:
+        """An event another actor causes (the agent's cross-reference, ready for review...)."""
+        record = self._event(issue, event, actor, when, **fields)
+        self._touch(issue, when)
         return record
 
     def _touch(self, issue: Issue, when: datetime | None = None) -> None:
@@ -360,8 +368,14 @@ class SandboxState:
         when = created_at or self.clock.now()
         if comment_id is not None and comment_id in self.comments:
             raise ValueError(f"comment id {comment_id} is taken")
+        if comment_id is None:  # never a kept id: a new comment must not replace a kept one
+            comment_id = self.next_id()
+            while comment_id in self.comments:
+                comment_id = self.next_id()
+        else:
+            self.reserve_id(comment_id)
         comment = Comment(
-            self.reserve_id(comment_id) if comment_id is not None else self.next_id(),
+            comment_id,
             number,
             self.user(user).login,
             body,
@@ -448,6 +462,7 @@ class SandboxState:
         draft: bool = False,
         files: Mapping[str, str] | None = None,
         number: int | None = None,
+        created_at: datetime | None = None,
     ) -> Issue:
         """Open a pull request from `head` into `base`; `files` are committed to `head` first."""
         base = base or self.repo.default_branch
@@ -459,7 +474,7 @@ class SandboxState:
                 f"pull request {title!r}: branch {head if head_sha is None else base} does not exist"
             )
         info = PullInfo(head, head_sha, base, base_sha, self.repo.owner, draft=draft)
-        return self.add_issue(title, body, user, pull=info, number=number)
+        return self.add_issue(title, body, user, pull=info, number=number, created_at=created_at)
 
     def change_base(self, issue: Issue, base: str) -> None:
         """Point a pull request at another base branch."""

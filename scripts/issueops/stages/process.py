@@ -54,6 +54,7 @@ from issueops.stages.common import (
     transition,
     upsert,
 )
+from issueops.stages.copilot import hand_off_action, has_copilot, is_copilot, refused
 from issueops.stages.monitor import source_key_of
 from issueops.stages.text import BODY_BUDGET, cap_body, code_span, escape_markdown, plain_line
 
@@ -61,9 +62,6 @@ GUIDANCE_KEY = "guidance"
 GATE_KEY = "gate"  # the gate note; the approvals status comment (key "status") is the commands stage's
 FAILURE_KEY = "failure"
 BRANCH_PREFIX = "issueops/"
-# The REST assignee for Copilot's coding agent ("Copilot" in the web UI). Assigning it needs a
-# user token (a PAT or a GitHub App user-to-server token) and the agent enabled on the repo.
-COPILOT_LOGIN = "copilot-swe-agent[bot]"
 TEMPLATE_DIR = "workflow_schemas/templates"
 MAX_PATH_LENGTH = 255
 
@@ -227,8 +225,9 @@ def _hand_off_text(job: Job) -> str:
     lines = []
     if job.workflow.hand_off.mode == "copilot":
         lines.append(
-            f"**Hand-off:** assigned to Copilot (GitHub's coding agent), which works from this "
-            f"issue and opens its own pull request; {owner} reviews its work."
+            f"**Hand-off:** to Copilot (GitHub's coding agent), which works from this issue and "
+            f"opens its own pull request; {owner} reviews its work (the Copilot status comment "
+            "says whether GitHub took the assignment)."
         )
     else:
         lines.append(f"**Hand-off:** {owner} owns this item.")
@@ -301,10 +300,11 @@ class Inputs:
     bot_login: str
     html_base: str
     risk: Risk
+    copilot_token: bool = False
 
 
 def _human_assignees(assignees: tuple[str, ...], bot_login: str) -> list[str]:
-    return [a for a in assignees if not same_login(a, bot_login) and not same_login(a, COPILOT_LOGIN)]
+    return [a for a in assignees if not same_login(a, bot_login) and not is_copilot(a)]
 
 
 def _owner(ctx: ItemContext, run: Inputs) -> tuple[str | None, bool]:
@@ -389,12 +389,31 @@ def _process(ctx: ItemContext, source: State, run: Inputs) -> Plan:
         return _fail(ctx, source, error, run)
 
     actions: list[Action] = list(upsert(ctx, GUIDANCE_KEY, guidance, run.bot_login))
+    events: list[dict[str, object]] = []
+    to_copilot = workflow.hand_off.mode == "copilot" and not has_copilot(item.assignees)
     if new_owner and job.owner is not None:
         actions.append(Assign(item.number, (job.owner,)))
-    if workflow.hand_off.mode == "copilot" and not any(same_login(a, COPILOT_LOGIN) for a in item.assignees):
-        actions.append(Assign(item.number, (COPILOT_LOGIN,)))
+    if to_copilot:
+        paths = [path for path, _ in files]
+        assign = hand_off_action(
+            item.number,
+            workflow,
+            repo=run.repo,
+            base_branch=run.base_branch,
+            config=run.config.copilot,
+            guidance=guidance,
+            paths=paths,
+            owner=job.owner,
+        )
+        if run.copilot_token:
+            actions.append(assign)
+        else:
+            why = f"no user token: `${run.config.copilot.token_env}` is not set for this run."
+            steps, refusal = refused(assign, why, "no_token", run.config.copilot.token_env, run.now)
+            actions += [a for a in steps if not isinstance(a, Assign)]
+            events.append(refusal)
     actions.append(transition(item, source, State.IN_PROGRESS, "process"))
-    if files:
+    if files and not (to_copilot and run.copilot_token):  # Copilot's own PR delivers them
         actions.append(_open_pr(job, files, run.base_branch))
     event: dict[str, object] = {
         "event": "item.processed",
@@ -406,7 +425,8 @@ def _process(ctx: ItemContext, source: State, run: Inputs) -> Plan:
         "owner": job.owner,
     }
     where = f" on {job.branch}" if files else ""
-    return Plan(item.number, actions, [f"#{item.number}: {len(files)} deliverable(s){where}"], [event])
+    reasons = [f"#{item.number}: {len(files)} deliverable(s){where}"]
+    return Plan(item.number, actions, reasons, [event, *events])
 
 
 def _in_progress(ctx: ItemContext) -> ItemContext:
@@ -488,6 +508,7 @@ def plan_process(
     bot_login: str,
     html_base: str = "https://github.com",
     risk: Risk | None = None,
+    copilot_token: bool = False,
 ) -> Plan:
     """The next step of one item's workflow; an empty plan when there is nothing to do now.
 
@@ -495,6 +516,7 @@ def plan_process(
     is the web root for `item.url` in templates (GitHub Enterprise: its own host). `risk`: the
     effective risk decided from the label history (stages.label_authority); by default the
     strictest of the workflow's and the `risk::` labels.
+    `copilot_token`: the user token that assigns Copilot is configured (see stages.copilot).
     """
     item = ctx.item
     state = current_state(item.labels)
@@ -503,7 +525,9 @@ def plan_process(
         why = "on hold" if state is not None else "no single state label (sweep repairs it)"
         return Plan(item.number, reasons=[f"#{item.number}: {why}, skipped"])
     risk = risk or effective_risk(item, workflow.risk)
-    run = Inputs(workflow, config, templates, repo, base_branch, now, bot_login, html_base, risk)
+    run = Inputs(
+        workflow, config, templates, repo, base_branch, now, bot_login, html_base, risk, copilot_token
+    )
 
     if state in _IN_FLIGHT and pr is not None and pr.merged:
         return _merged_by_person(ctx, state, pr, run)

@@ -13,6 +13,8 @@ from issueops.approvals.activity import is_own
 from issueops.config.settings import Config
 from issueops.config.workflows import WorkflowSchema
 from issueops.core.model import ItemContext, Plan
+from issueops.stages.copilot import read_hand_off
+from issueops.stages.copilot_sla import plan_copilot_sla
 from issueops.stages.sweep_drift import DRIFT_KEY, OWN_FAMILIES, DriftOutcome, is_managed, plan_drift
 from issueops.stages.sweep_orphans import (
     PR_STATES,
@@ -137,6 +139,14 @@ def plan_sweep(
         return plan
     if drift.state_changed:
         plan.reasons.append("SLA skipped: the state was repaired this sweep (the next sweep measures it)")
+        return plan
+    hand_off = read_hand_off(ctx, bot_login)
+    if hand_off is not None and hand_off.phase == "handed" and workflow is not None:
+        # Waiting for Copilot's PR: the hand-off's own ladder, not the owner's.
+        sla = plan_copilot_sla(ctx, hand_off, workflow=workflow, config=config, now=now, bot_login=bot_login)
+        plan.actions += sla.actions
+        plan.reasons += sla.reasons
+        plan.events += sla.events
         return plan
     pr = ctx.pull_request
     if pr is not None and abandoned_pr(ctx, [pr]) is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from issueops.core.errors import UserError
 from issueops.core.states import State
+from issueops.telemetry.copilot_kpi import CopilotCounts
 from issueops.telemetry.kpi import ItemHistory, Stat, build_histories, parse_bound
 from issueops.telemetry.model_counts import ModelCounts
 from issueops.telemetry.reader import read_directory
@@ -241,9 +242,11 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
     waits, wait_seconds = 0, 0.0
     runs: list[RunRow] = []
     model = ModelCounts()
+    copilot = CopilotCounts()
     for at, record in events:
         event = record.get("event")
         model.add(record)
+        copilot.add(record)
         if event == "approval.granted":
             granted += 1
         elif event == "approval.denied":
@@ -299,6 +302,7 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
         failed_runs=sum(1 for r in runs if r.exit_code != 0),
     )
     report.model = model.usage()
+    report.copilot = copilot.usage()
     report.budget = BudgetStops(
         stops=sum(stops.values()),
         by_reason=dict(stops.most_common()),

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from issueops.telemetry import svg
+from issueops.telemetry.copilot_kpi import copilot_figures, workflow_rows
 from issueops.telemetry.kpi import Stat, chart_unit, human_duration
 from issueops.telemetry.report_model import (
     HANDS_OFF,
@@ -347,6 +348,12 @@ def _api(report: Report) -> Panel:
             blocks.append(
                 _table(["model fallback: reason", "count"], list(report.model.fallbacks_by_reason.items()))
             )
+    if report.copilot.used:
+        blocks.append(
+            _table(["Copilot hand-off", "value"], [list(r) for r in copilot_figures(report.copilot)])
+        )
+        if report.copilot.by_workflow:
+            blocks.append(_table(["workflow", "hand-offs", "merged", "rate"], workflow_rows(report.copilot)))
     return Panel("API usage and budget", blocks)
 
 

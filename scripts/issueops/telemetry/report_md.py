@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from issueops.core.markdown import table_cell
+from issueops.telemetry.copilot_kpi import copilot_figures, workflow_rows
 from issueops.telemetry.kpi import Stat, chart_unit, human_duration
 from issueops.telemetry.report_model import (
     HANDS_OFF,
@@ -273,7 +274,7 @@ def _api(report: Report, rows: int, points: int) -> list[str]:
     if report.braked:
         header = ["braked from", "until", "condition", "alert issue"]
         out += [*_table(header, [w.cells() for w in report.braked], rows, "braked windows"), ""]
-    return out + _model(report, rows)
+    return out + _model(report, rows) + _copilot(report, rows)
 
 
 def _model(report: Report, rows: int) -> list[str]:
@@ -287,6 +288,20 @@ def _model(report: Report, rows: int) -> list[str]:
     if model.fallbacks_by_reason:
         reasons = list(model.fallbacks_by_reason.items())
         out += [*_table(["fallback: reason", "count"], reasons, rows, "reasons"), ""]
+    return out
+
+
+def _copilot(report: Report, rows: int) -> list[str]:
+    """The Copilot hand-off: only when there was one in this window."""
+    usage = report.copilot
+    if not usage.used:
+        return []
+    figures = copilot_figures(usage)
+    out = ["## Copilot hand-off", ""]
+    out += [*_table(["", "value"], figures, len(figures), "rows"), ""]
+    if usage.by_workflow:
+        head = ["workflow", "hand-offs", "merged", "rate"]
+        out += [*_table(head, workflow_rows(usage), rows, "workflows"), ""]
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from issueops.telemetry.copilot_kpi import CopilotUsage
 from issueops.telemetry.kpi import Stat, basis, human_duration, human_percent
 
 AUDIT_COLUMNS: tuple[str, ...] = (
@@ -208,6 +209,7 @@ class Report:
     budget: BudgetStops = field(default_factory=BudgetStops)
     braked: list[BrakeWindow] = field(default_factory=list)
     model: ModelUsage = field(default_factory=ModelUsage)
+    copilot: CopilotUsage = field(default_factory=CopilotUsage)
     runs: list[RunRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tampered: list[str] = field(default_factory=list)  # verify's errors touching the window

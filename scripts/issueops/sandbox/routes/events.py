@@ -10,10 +10,14 @@ from issueops.sandbox.pagination import paginate
 from issueops.sandbox.routes.common import issue_or_404
 from issueops.sandbox.routing import route
 
+TIMELINE_ONLY = frozenset({"cross-referenced"})
+
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events")
 def list_issue_events(ctx: Ctx) -> Reply:
-    return paginate(ctx, issue_or_404(ctx).events, ctx.render.event)
+    """The issue events API: a cross-reference is on the timeline only."""
+    events = [e for e in issue_or_404(ctx).events if e.event not in TIMELINE_ONLY]
+    return paginate(ctx, events, ctx.render.event)
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline")

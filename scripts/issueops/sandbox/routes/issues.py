@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from issueops.sandbox.agent import REQUEST_NAMES
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid
 from issueops.sandbox.models import Issue
 from issueops.sandbox.pagination import paginate
@@ -179,12 +180,21 @@ def _logins(ctx: Ctx) -> list[str]:
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/assignees", creates=True)
 def add_assignees(ctx: Ctx) -> Reply:
-    """Assignees who cannot be assigned, or a caller without triage, are silently ignored (as GitHub)."""
+    """Assignees who cannot be assigned, or a caller without triage, are silently ignored (as GitHub).
+    Copilot's coding agent (`copilot-swe-agent[bot]`, with an optional `agent_assignment`) is
+    taken only from a user token and when the agent is enabled (see sandbox.agent)."""
     actor = require_login(ctx)
     issue = issue_or_404(ctx)
     logins = _logins(ctx)
+    agent = ctx.state.agent
+    wanted = [login for login in logins if login.lower() not in REQUEST_NAMES]
+    assignment = ctx.json().get("agent_assignment")
+    if assignment is not None and not isinstance(assignment, dict):
+        raise invalid("Issue", "agent_assignment")
     if at_least(ctx, "triage"):
-        ctx.state.assign(issue, [login for login in logins if assignable(ctx.state, login)], actor)
+        ctx.state.assign(issue, [login for login in wanted if assignable(ctx.state, login)], actor)
+        if len(wanted) < len(logins) and agent.accepts(ctx.state, actor) and not issue.is_pull:
+            agent.assign(ctx.state, issue.number, actor, assignment)
     return Reply(201, ctx.render.issue(issue))
 
 
