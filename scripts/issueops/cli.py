@@ -112,6 +112,11 @@ def _emit(opts: Options, summary: dict[str, Any], human: str) -> None:
 @click.option("--limit", type=click.IntRange(min=0), help="At most N work items changed this run.")
 @click.option("--max-requests", type=click.IntRange(min=1), help="API request budget for this run.")
 @click.option(
+    "--max-seconds",
+    type=click.IntRange(min=1),
+    help="Wall-clock budget for this run: no item starts after it (config api.max_run_seconds).",
+)
+@click.option(
     "--bot-login",
     envvar="ISSUEOPS_BOT_LOGIN",
     help="The token's own login (github-actions[bot], <app-slug>[bot]): an installation token "

@@ -35,6 +35,7 @@ class Snapshot:
     pulls: list[PullRequest] = field(default_factory=list)
     label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
     closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
+    listed: dict[int, WorkItem] = field(default_factory=dict)  # each item as this run read it
 
     def managed(self) -> list[ItemState]:
         return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
@@ -42,6 +43,7 @@ class Snapshot:
     def add(self, item: WorkItem) -> ItemState:
         state = ItemState(item=item)
         self.items[item.number] = state
+        self.listed[item.number] = item
         return state
 
 
@@ -135,9 +137,17 @@ def _take_closed(port: GitHubPort, snapshot: Snapshot, listed: list[WorkItem]) -
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
-    """An item's label history, read at most once per run and only when a decision needs it."""
+    """An item's label history, read at most once per run and only when a decision needs it.
+
+    An item whose `updated_at` has not moved since a run that read its history gets it from the
+    cache for free (O(changes), not O(items), on a quiet repository) — unless this run changed
+    its labels already, which `updated_at` from the listing cannot show.
+    """
     if number not in snapshot.label_events:
-        snapshot.label_events[number] = port.list_label_events(number)
+        state, listed = snapshot.items.get(number), snapshot.listed.get(number)
+        unchanged = state is not None and listed is not None and state.item.labels == listed.labels
+        as_of = listed.updated_at if unchanged and listed is not None else None
+        snapshot.label_events[number] = port.list_label_events(number, as_of=as_of)
     return snapshot.label_events[number]
 
 
