@@ -38,6 +38,11 @@ class Renderer:
         self.repo_url = f"{self.base}/repos/{repo.owner}/{repo.name}"
         self.repo_html = f"{self.base}/{repo.owner}/{repo.name}"
         self._users: dict[tuple[str, str], JSON] = {}
+        self._open_count: int | None = None
+
+    def begin_request(self) -> None:
+        """Forget what was derived for the previous request (the open-issue count)."""
+        self._open_count = None
 
     # --- people -------------------------------------------------------------------------
     def user(self, login: str | None) -> JSON | None:
@@ -109,7 +114,9 @@ class Renderer:
     def repository(self, viewer: str | None = None) -> JSON:
         repo = self.state.repo
         r = self.repo_url
-        open_count = sum(1 for i in self.state.issues.values() if i.state == "open")
+        if self._open_count is None:  # once a request: a page of pull requests renders it 200 times
+            self._open_count = sum(1 for i in self.state.issues.values() if i.state == "open")
+        open_count = self._open_count
         created = iso(repo.created_at)
         out: JSON = {
             "id": repo.id,
