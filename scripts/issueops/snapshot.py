@@ -36,6 +36,7 @@ class Snapshot:
     label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
     closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
     listed: dict[int, WorkItem] = field(default_factory=dict)  # each item as this run read it
+    branches: list[str] | None = None  # the `issueops/` branches, listed at most once per run
 
     def managed(self) -> list[ItemState]:
         return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
@@ -134,6 +135,15 @@ def _take_closed(port: GitHubPort, snapshot: Snapshot, listed: list[WorkItem]) -
     if snapshot.pulls_loaded:
         _attach_pulls(snapshot, found)
     return found
+
+
+def deliverable_branches(port: GitHubPort, snapshot: Snapshot, prefix: str) -> list[str]:
+    """The deliverable branches, listed once per run: process marks the items without one, the
+    orphan scan looks for branches without a PR. A branch this run creates has its PR made in the
+    same item, so the orphan scan loses nothing by not seeing it until the next run."""
+    if snapshot.branches is None:
+        snapshot.branches = port.list_branches(prefix)
+    return snapshot.branches
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
