@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -23,7 +23,9 @@ from issueops.core.options import Options
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
+from issueops.github.models_api import ModelsApi
 from issueops.github.port import GitHubPort
+from issueops.model_assist import ModelAsker
 from issueops.pipeline import (
     AssignStage,
     CommandsStage,
@@ -32,8 +34,10 @@ from issueops.pipeline import (
     SweepStage,
     finish_interrupted,
 )
+from issueops.run_figures import run_figures
 from issueops.runner import Runner, RunSummary, Runtime, Stage
 from issueops.sources.base import Fetch, FetchError, FetchResult
+from issueops.telemetry.export import RunExporter
 from issueops.telemetry.sink import TelemetrySink
 
 STAGE_ORDER = ("commands", "monitor", "assign", "process", "sweep")
@@ -57,7 +61,6 @@ class Session:
     port: GitHubPort
     governor: Governor
     telemetry: TelemetrySink
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _require(value: str | None, what: str) -> str:
@@ -143,11 +146,17 @@ def open_session(
         telemetry.close()
 
 
-def build_stages(names: Sequence[str], *, event_item: int | None, fetch: Fetch = http_fetch) -> list[Stage]:
+def build_stages(
+    names: Sequence[str],
+    *,
+    event_item: int | None,
+    fetch: Fetch = http_fetch,
+    models: ModelAsker | None = None,
+) -> list[Stage]:
     table: dict[str, Callable[[], Stage]] = {
         "commands": lambda: CommandsStage(event_item),
         "monitor": lambda: MonitorStage(fetch),
-        "assign": AssignStage,
+        "assign": lambda: AssignStage(models),
         "process": ProcessStage,
         "sweep": SweepStage,
     }
@@ -175,6 +184,7 @@ def run_stages(
         opts, command, config, clock=clock, port_factory=port_factory, cache_path=cache_path
     ) as session:
         tel = session.telemetry
+        exporter = RunExporter.attach(tel, opts.env, pushgateway=config.telemetry.pushgateway)
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
@@ -192,17 +202,24 @@ def run_stages(
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
         )
-        rt.extra["html_base"] = _html_base(opts.api_url)
+        rt.html_base = _html_base(opts.api_url)
         runner = Runner(rt, summary)
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
-        for stage in build_stages(names, event_item=event_item, fetch=fetch):
-            runner.run_stage(stage)
-        summary.orphans = rt.extra.get("orphans")
+        models = model_asker(opts, config, clock, tel) if "assign" in names else None
+        try:
+            for stage in build_stages(names, event_item=event_item, fetch=fetch, models=models):
+                runner.run_stage(stage)
+        finally:
+            if models is not None:
+                models.api.close()
+        summary.orphans = rt.orphans
+        summary.model = models.summary() if models is not None else None
         summary.requests_made = session.governor.requests_made
         summary.requests_counted = session.governor.requests_counted
         summary.duration_ms = int((time.monotonic() - started) * 1000)
+        model_fields: dict[str, Any] = {"model": summary.model} if summary.model is not None else {}
         tel.emit(
             "run.completed",
             command=command,
@@ -215,8 +232,34 @@ def run_stages(
             requests_counted=summary.requests_counted,
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
+            **model_fields,
+        )
+        exporter.finish(
+            run_figures(rt, summary, runner.created, run_id=tel.run_id, finished_at=datetime.now(UTC))
         )
     return summary
+
+
+def model_asker(
+    opts: Options, config: Any, clock: Clock | None, telemetry: TelemetrySink
+) -> ModelAsker | None:
+    """GitHub Models for the assign stage when `assign.model` is on; its own governor and budget.
+
+    The token is the run's own (in Actions, the job's token with `models: read`); without one
+    every question falls back to the rules, and the run goes on."""
+    settings = config.assign.model_on
+    if settings is None:
+        return None
+    api = ModelsApi(
+        settings,
+        opts.token or "",
+        api=config.api,
+        clock=clock or SystemClock(),
+        on_event=lambda event, fields: _record(telemetry, event, fields),
+    )
+    if not opts.token:
+        api.stopped = f"no token: set ${opts.token_env} to a token with `models: read`"
+    return ModelAsker(api, settings, telemetry)
 
 
 def sync_labels(opts: Options, *, port_factory: Callable[[Governor], GitHubPort] | None = None) -> list[str]:

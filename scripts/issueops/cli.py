@@ -292,6 +292,90 @@ def demo(ctx: click.Context, scenario: Path | None) -> None:
     sys.exit(run_demo(opts, scenario=scenario, say=click.echo))
 
 
+# --- what-if ----------------------------------------------------------------------------------
+
+
+@main.command("snapshot")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the scenario (YAML; as sensitive as the issues).",
+)
+@click.pass_context
+@handle_errors
+def snapshot_cmd(ctx: click.Context, out: Path) -> None:
+    """Write the repository's current state as a sandbox scenario, for `issueops whatif`."""
+    from issueops.capture import write_snapshot
+
+    opts = _options(ctx)
+    captured = write_snapshot(opts, out)
+    summary = {
+        "out": str(out),
+        "items": captured.items,
+        "managed": captured.managed,
+        "pulls": captured.pulls,
+        "people": captured.people,
+        "unreadable_permissions": list(captured.unreadable_permissions),
+    }
+    human = (
+        f"wrote {out}: {captured.items} item(s) ({captured.managed} managed), {captured.pulls} open "
+        f"pipeline PR(s), {captured.people} people"
+    )
+    if captured.unreadable_permissions:
+        human += f"; permission not readable for {len(captured.unreadable_permissions)} (taken as none)"
+    _emit(opts, summary, human)
+
+
+@main.command("whatif")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="A scenario written by `issueops snapshot`.",
+)
+@click.option(
+    "--proposed-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The proposed .github/issueops.yml [default: the current one].",
+)
+@click.option(
+    "--proposed-schemas",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The proposed workflow_schemas/ [default: the current one].",
+)
+@click.option("--hours", type=click.IntRange(min=1, max=24 * 14), default=24, show_default=True)
+@click.pass_context
+@handle_errors
+def whatif_cmd(
+    ctx: click.Context,
+    scenario: Path,
+    proposed_config: Path | None,
+    proposed_schemas: Path | None,
+    hours: int,
+) -> None:
+    """Compare the current config (--config/--schemas) with a proposed one on a captured backlog.
+
+    Sends no request to GitHub: both sides run in-process on sandboxes built from the scenario."""
+    from issueops import actions_env
+    from issueops.sandbox.scenario import load_scenario
+    from issueops.whatif import render_markdown, run_whatif
+
+    opts = _options(ctx)
+    result = run_whatif(
+        opts,
+        load_scenario(scenario),
+        proposed_config=proposed_config or opts.config_path,
+        proposed_schemas=proposed_schemas,
+        hours=hours,
+    )
+    markdown = render_markdown(result)
+    _emit(opts, result.as_json(), markdown)
+    if actions_env.in_actions(opts.env):
+        actions_env.append_step_summary(opts.env, markdown)
+
+
 # --- the sandbox -------------------------------------------------------------------------------
 
 
@@ -311,6 +395,47 @@ def sandbox_serve(scenario: Path, port: int) -> None:
     from issueops.sandbox.server import serve_forever
 
     serve_forever(scenario, port, announce=lambda url: click.echo(url, err=False))
+
+
+@main.command("assign-eval")
+@click.argument("items", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Ask the real GitHub Models endpoint (assign.model settings, token from --token-env) "
+    "instead of the set's scripted answers.",
+)
+@click.option(
+    "--ask",
+    type=click.Choice(["all", "unmatched"]),
+    default="all",
+    show_default=True,
+    help="Which items the model is asked about; `all` measures agreement with the rules.",
+)
+@click.pass_context
+@handle_errors
+def assign_eval(ctx: click.Context, items: Path, live: bool, ask: str) -> None:
+    """Needs-human rate and accuracy on a labelled set: rules alone vs rules + model."""
+    from issueops.app import load_definitions
+    from issueops.evaluate import run_eval
+
+    opts = _options(ctx)
+    config, workflows, _ = load_definitions(opts)
+    result = run_eval(
+        items, config, workflows, live=live, token=opts.token, token_env=opts.token_env, ask=ask
+    )
+    _emit(opts, {**result.summary(), "rows": [_eval_row(r) for r in result.rows]}, result.human())
+
+
+def _eval_row(row: Any) -> dict[str, Any]:
+    return {
+        "item": row.item.number,
+        "title": row.item.title,
+        "expected": row.item.expected,
+        "rules": row.rules,
+        "rules_and_model": row.assisted,
+        "model": row.note,
+    }
 
 
 # --- telemetry -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from issueops.github.clock import LinkedClock
 from issueops.output import human_summary
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.sandbox.server import serve
 from issueops.sources.base import FetchError, FetchResult
 
@@ -113,7 +114,7 @@ def _comment_as(base_url: str, repo: str, token: str, number: int, body: str) ->
 
 
 def run_demo(opts: Options, *, scenario: Path | None, say: Callable[[str], None]) -> int:
-    sandbox = Sandbox.from_scenario(scenario or DEMO_SCENARIO)
+    sandbox = from_scenario(scenario or DEMO_SCENARIO)
     server = serve(sandbox, 0)
     workdir = Path(tempfile.mkdtemp(prefix="issueops-demo-"))
     repo = sandbox.summary().get("repo", "acme/ops")

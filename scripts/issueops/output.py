@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from issueops.core.markdown import table_cell
 from issueops.runner import PlanRow, RunSummary
 
 
@@ -39,6 +41,8 @@ def human_summary(summary: RunSummary) -> str:
         f"requests: {summary.requests_made} made, {summary.requests_counted} counted against the limit; "
         f"{summary.duration_ms} ms"
     )
+    if summary.model is not None:
+        lines.append(model_line(summary.model))
     if summary.budget_stop:
         lines.append(f"stopped early to respect the API budget ({summary.budget_stop}); deferred:")
         lines.append("  " + ", ".join(summary.deferred))
@@ -53,6 +57,16 @@ def human_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def model_line(model: dict[str, Any]) -> str:
+    """GitHub Models use in one run, counted apart from the REST requests."""
+    compared = model.get("compared", 0)
+    agreement = f"{model.get('agreed', 0)}/{compared} agreed with the rules" if compared else "no comparison"
+    return (
+        f"model calls: {model.get('calls', 0)}; placed {model.get('placed', 0)} items, "
+        f"fallbacks {model.get('fallbacks', 0)}, {agreement}"
+    )
+
+
 def _orphan_lines(summary: RunSummary) -> list[str]:
     """The sweep's orphan report: every finding, repaired or only reported."""
     found = [str(line) for line in (summary.orphans or {}).get("lines", ())]
@@ -60,10 +74,6 @@ def _orphan_lines(summary: RunSummary) -> list[str]:
         return []
     title = "Orphans (dry run: repairs planned, not made)" if summary.dry_run else "Orphans"
     return [f"{title}:", *(f"  {line}" for line in found)]
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
@@ -78,6 +88,8 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         f"API requests: **{summary.requests_made}** made, **{summary.requests_counted}** counted.",
         "",
     ]
+    if summary.model is not None:
+        out += [model_line(summary.model), ""]
     if summary.budget_stop:
         out += [f"> Stopped early to respect the API budget: {summary.budget_stop}.", ""]
     if summary.deferred:
@@ -86,17 +98,17 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
         out += [f"### {'Plan' if summary.dry_run else 'Changes'}", ""]
         out += ["| stage | item | action | detail |", "| --- | --- | --- | --- |"]
         for row in summary.rows[:max_rows]:
-            out.append(f"| {row.stage} | {row.target} | {row.action} | {_md_cell(row.detail)} |")
+            out.append(f"| {row.stage} | {row.target} | {row.action} | {table_cell(row.detail)} |")
         if len(summary.rows) > max_rows:
             out.append(f"\n_{len(summary.rows) - max_rows} more rows left out._")
     orphans = _orphan_lines(summary)
     if orphans:
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
-        out += [f"- {_md_cell(line.strip())}" for line in orphans[1:]]
+        out += [f"- {table_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
     for failure in summary.failures:
         out.append(
             f"- **failed** {failure['stage']} {failure['target']}: `{failure['failure_code']}` "
-            f"({failure['failure_class']}): {_md_cell(failure['hint'])}"
+            f"({failure['failure_class']}): {table_cell(failure['hint'])}"
         )
     return "\n".join(out) + "\n"

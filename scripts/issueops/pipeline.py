@@ -26,6 +26,7 @@ from issueops.core.model import (
     WorkItem,
 )
 from issueops.core.states import TERMINAL, State, current_state, resolve_interrupted
+from issueops.model_assist import ModelAsker, matcher_for
 from issueops.runner import Runtime, WorkUnit
 from issueops.snapshot import (
     Snapshot,
@@ -54,12 +55,9 @@ from issueops.stages.sweep_orphans import (
 
 def snapshot_of(rt: Runtime) -> Snapshot:
     """The run's snapshot, read on first use and shared by every stage of the run."""
-    snap = rt.extra.get("snapshot")
-    if snap is None:
-        snap = read_snapshot(rt.port)
-        rt.extra["snapshot"] = snap
-    assert isinstance(snap, Snapshot)
-    return snap
+    if rt.snapshot is None:
+        rt.snapshot = read_snapshot(rt.port)
+    return rt.snapshot
 
 
 def context_of(rt: Runtime, state: ItemState, *, with_events: bool = False) -> ItemContext:
@@ -144,11 +142,17 @@ class AssignStage:
     name = "assign"
     estimated_requests = 4
 
+    def __init__(self, models: ModelAsker | None = None) -> None:
+        self.models = models  # GitHub Models, when `assign.model` is on (see model_assist.py)
+
     def read(self, rt: Runtime) -> list[WorkUnit]:
         snap = snapshot_of(rt)
         triage = [s for s in snap.managed() if current_state(s.item.labels) is State.TRIAGE]
         load = Counter(login for s in snap.managed() for login in s.item.assignees)
         contexts = [context_of(rt, s) for s in triage]
+        matcher = matcher_for(
+            contexts, workflows=rt.workflows, config=rt.config, asker=self.models, only_item=rt.item_filter
+        )
         plans = assign_stage.plan_assign(
             contexts,
             workflows=rt.workflows,
@@ -156,7 +160,10 @@ class AssignStage:
             open_load=dict(load),
             now=rt.now,
             bot_login=rt.bot_login,
+            matcher=matcher,
         )
+        if self.models is not None:
+            self.models.count(plans)
         return _units_from_plans([labels_with_transition(p) for p in plans], snap, self.name)
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
@@ -233,7 +240,7 @@ class ProcessStage:
             base_branch=rt.base_branch,
             now=rt.now,
             bot_login=rt.bot_login,
-            html_base=rt.extra.get("html_base", "https://github.com"),
+            html_base=rt.html_base,
         )
 
     def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
@@ -277,8 +284,9 @@ class CommandsStage:
 
     def _read_one(self, rt: Runtime, number: int) -> WorkUnit:
         """The event path: re-read the item from the API instead of trusting the payload."""
-        snap = rt.extra.setdefault("snapshot", Snapshot())
-        assert isinstance(snap, Snapshot)
+        if rt.snapshot is None:
+            rt.snapshot = Snapshot()
+        snap = rt.snapshot
         item = rt.port.get_item(number)
         state = snap.items.get(number) or snap.add(item)
         state.item = item
@@ -339,7 +347,7 @@ class SweepStage:
 
     Each item is a unit; the orphan scan runs once per sweep and adds its repairs to the item's
     unit, or to a unit of their own (no item state) for a closed or deleted item's PR and branch.
-    The report of every orphan found, repaired or not, goes to `rt.extra["orphans"]`.
+    The report of every orphan found, repaired or not, goes to `rt.orphans`.
     """
 
     name = "sweep"
@@ -369,7 +377,7 @@ class SweepStage:
         try:
             branches = deliverable_branches(rt.port, snap, BRANCH_PREFIX)
         except GitHubError as exc:
-            rt.extra["orphans"] = OrphanReport(error=str(exc)).as_dict()
+            rt.orphans = OrphanReport(error=str(exc)).as_dict()
             return {}
         pulls = _current_pulls(snap)
         with_pr = {pr.head_branch for pr in pulls}
@@ -407,7 +415,7 @@ class SweepStage:
         )
         if wanted is not None:
             report = OrphanReport(tuple(f for f in report.findings if f.item == wanted))
-        rt.extra["orphans"] = report.as_dict()
+        rt.orphans = report.as_dict()
         return {p.item: p for p in plans if p.item is not None and wanted in (None, p.item)}
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:

@@ -19,8 +19,9 @@ from issueops.apply import Applier, ItemState
 from issueops.config.settings import Config
 from issueops.config.workflows import WorkflowSchema
 from issueops.core.errors import BudgetExhausted, GitHubError
-from issueops.core.model import Action, Plan
+from issueops.core.model import Action, Plan, WorkItem
 from issueops.github.port import GitHubPort
+from issueops.snapshot import Snapshot
 
 
 class Budget(Protocol):
@@ -94,13 +95,16 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
 
     @property
     def exit_code(self) -> int:
         return 1 if self.items_failed else 0
 
     def as_dict(self) -> dict[str, Any]:
-        extra = {"orphans": self.orphans} if self.orphans is not None else {}
+        extra: dict[str, Any] = {"orphans": self.orphans} if self.orphans is not None else {}
+        if self.model is not None:
+            extra["model"] = self.model
         return {
             **extra,
             "command": self.command,
@@ -138,7 +142,10 @@ class Runtime:
     item_filter: int | None = None
     base_branch: str = "main"
     templates: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Shared by the stages of one run: the repository read once, and what the summary reports.
+    snapshot: Snapshot | None = None
+    html_base: str = "https://github.com"
+    orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
 
     def workflow(self, name: str | None) -> WorkflowSchema | None:
         return next((w for w in self.workflows if w.name == name), None)
@@ -168,6 +175,7 @@ class Runner:
         self.applier = Applier(
             rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
         )
+        self.created: list[WorkItem] = []  # items this run opened (the snapshot holds them from the next run)
 
     def run_stage(self, stage: Stage) -> None:
         rt, summary = self.rt, self.summary
@@ -197,7 +205,8 @@ class Runner:
                         continue
                     self._record_rows(stage.name, unit, plan)
                     if not rt.dry_run:
-                        self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                        applied = self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                        self.created.extend(applied.created_items)
                         self._record_events(unit, plan)
                 counts["changed"] += 1
                 summary.items_changed += 1

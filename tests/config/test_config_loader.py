@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from issueops.config.loader import field_name, load_config, load_workflows, read_yaml
+from issueops.config.loader import field_name, load_config, load_workflows
 from issueops.config.settings import Config
 from issueops.core.errors import ConfigError
+from issueops.core.yamlpos import read_yaml
 
 WORKFLOW = """\
 name: {name}

@@ -20,7 +20,7 @@ from issueops.core.model import marker
 from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
 from issueops.runner import RunSummary
-from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.sandbox.server import RunningServer, serve
 from issueops.telemetry.reader import read_directory
 
@@ -86,7 +86,7 @@ class World:
     def __init__(self, data: dict[str, Any], tmp: Path, *, config: str = CONFIG) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
-        self.sandbox = Sandbox.from_scenario(data)
+        self.sandbox = from_scenario(data)
         self.server: RunningServer = serve(self.sandbox, 0)
         self.url = self.server.url
         self.config_path = tmp / "issueops.yml"

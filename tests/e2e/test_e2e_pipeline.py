@@ -26,6 +26,7 @@ from issueops.core.errors import ConfigError
 from issueops.core.states import State, current_state
 from issueops.demo import DemoWeb
 from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.sources.base import FetchError, FetchResult
 
 # Three triage items, two workflows: two low-risk content reviews (autonomous: processed, PR
@@ -73,7 +74,7 @@ MAX_RUNS = 5  # a converging pipeline reaches its fixed point in far fewer
 
 def small_world(tmp: Path, scenario: dict[str, Any] | None = None, **fields: Any) -> World:
     config = write_config(tmp, profile="autonomous")
-    return world(Sandbox.from_scenario(copy.deepcopy(scenario or SMALL)), tmp, config=config, **fields)
+    return world(from_scenario(copy.deepcopy(scenario or SMALL)), tmp, config=config, **fields)
 
 
 def converge(w: World) -> list[int]:
@@ -111,7 +112,7 @@ def _approve_waiting(w: World) -> int:
 
 
 def demo_world(tmp: Path) -> World:
-    return world(Sandbox.from_scenario(DEMO_SCENARIO), tmp, fetch=DemoWeb())
+    return world(from_scenario(DEMO_SCENARIO), tmp, fetch=DemoWeb())
 
 
 def test_second_run_on_the_demo_sends_no_write(tmp_path: Path) -> None:
@@ -356,7 +357,7 @@ def _rendered(w: World, number: int) -> list[str]:
 
 def test_hostile_titles_bodies_and_feed_entries_stay_inert(tmp_path: Path) -> None:
     config = write_config(tmp_path, profile="autonomous", sources=["status-feed"])
-    w = world(Sandbox.from_scenario(_hostile_scenario()), tmp_path, config=config, fetch=hostile_web)
+    w = world(from_scenario(_hostile_scenario()), tmp_path, config=config, fetch=hostile_web)
     assert len(w.sandbox.issues[4].body or "") == 65_536
     converge(w)
     sb = w.sandbox

@@ -7,16 +7,15 @@ from pathlib import Path
 import pytest
 
 from issueops.core.errors import ConfigError
-from issueops.sandbox import Sandbox
 from issueops.sandbox.models import PERMISSION_LEVELS
-from issueops.sandbox.scenario import load_scenario
+from issueops.sandbox.scenario import from_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "scripts/issueops/sandbox/scenarios/demo.yml"
 
 
 def test_demo_scenario_has_what_the_demo_needs() -> None:
-    sb = Sandbox.from_scenario(DEMO)
+    sb = from_scenario(DEMO)
     state = sb.state
     assert state.repo.full_name == "acme/ops"
     permissions = {u.login: state.permission(u.login) for u in sb.users.values() if u.type != "Organization"}
@@ -39,7 +38,7 @@ def test_demo_scenario_has_what_the_demo_needs() -> None:
 
 
 def test_scenario_mapping_with_every_extension() -> None:
-    sb = Sandbox.from_scenario(
+    sb = from_scenario(
         {
             "repo": "acme/tools",
             "private": True,
@@ -101,7 +100,7 @@ BROKEN = [
         4,
         "content",
     ),
-    ("bad yaml", "repo: a/b\nusers: [\n", 3, "invalid YAML"),
+    ("bad yaml", "repo: a/b\nusers: [\n", 3, "YAML syntax error"),
     ("not a mapping", "- a\n- b\n", 1, "YAML mapping"),
     ("negative limit", "repo: a/b\nrate_limit:\n  core: -1\n", 3, "non-negative"),
 ]
@@ -122,3 +121,13 @@ def test_broken_scenarios_name_file_and_line(tmp_path: Path, text: str, line: in
 def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the scenario"):
         load_scenario(tmp_path / "absent.yml")
+
+
+def test_a_duplicate_key_in_a_scenario_names_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yml"
+    path.write_text("repo: a/b\nusers: []\nrepo: c/d\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.col) == (3, 1)
+    assert "duplicate key 'repo' (first at line 1)" in problem.message

@@ -347,3 +347,21 @@ def test_the_issue_form_feeds_the_pipeline() -> None:
     ]
     for key in ("request_type", "summary", "details", "urgency"):
         assert fields[key]["validations"]["required"] is True, key
+
+
+def test_models_read_only_on_the_assign_job_and_only_when_the_config_turns_the_model_on() -> None:
+    """GitHub Models is asked by the assign stage alone; `models: read` follows `assign.model`."""
+    from issueops.config.loader import read_config
+
+    loaded, problems = read_config(ROOT / ".github" / "issueops.yml")
+    assert loaded is not None, problems
+    on = loaded.model.assign.model_on is not None
+    for path in FILES:
+        for job_id, job in _jobs(path).items():
+            models = (job.get("permissions") or {}).get("models")
+            if (path.name, job_id) == ("issueops-assign.yml", "assign"):
+                assert (models == "read") is on, f"{path.name}:{job_id}: models: read iff assign.model is on"
+                text = path.read_text(encoding="utf-8")
+                assert on or "# models: read" in text, "keep the commented line that documents the switch"
+            else:
+                assert models is None, f"{path.name}:{job_id}: only the assign job talks to GitHub Models"

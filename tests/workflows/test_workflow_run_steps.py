@@ -35,6 +35,7 @@ from workflow_runsteps import ACTION, ROOT, WORKFLOWS, command, find_step, run_s
 
 from issueops import actions_env
 from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.sandbox.server import serve
 
 needs_git = pytest.mark.skipif(
@@ -555,7 +556,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     # On the runner the token is the `github-actions` App's, which cannot read GET /user: the
     # demo's bot becomes that account, so the workflows' `--bot-login` is what makes runs work.
     demo = (ROOT / "scripts" / "issueops" / "sandbox" / "scenarios" / "demo.yml").read_text(encoding="utf-8")
-    sandbox = Sandbox.from_scenario(yaml.safe_load(demo.replace("issueops-bot", f'"{ACTIONS_BOT}"')))
+    sandbox = from_scenario(yaml.safe_load(demo.replace("issueops-bot", f'"{ACTIONS_BOT}"')))
     server = serve(sandbox, 0)
     web = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
     threading.Thread(target=web.serve_forever, daemon=True).start()

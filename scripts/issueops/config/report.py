@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from issueops.approvals.policy import gates_for
+from issueops.config.policy import gates_for
 from issueops.config.settings import Config
 from issueops.config.workflows import MatchRules, WorkflowSchema
 from issueops.core.errors import Problem

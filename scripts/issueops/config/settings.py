@@ -123,11 +123,53 @@ class SlaDefaults(Strict):
 
 class TelemetryConfig(Strict):
     directory: str = Field("telemetry", description="Where JSONL events go (--telemetry wins).")
+    pushgateway: str | None = Field(
+        None,
+        description="Prometheus Pushgateway URL for each run's metrics ($ISSUEOPS_PUSHGATEWAY_URL wins).",
+    )
 
 
 class OwnersConfig(Strict):
     unavailable: list[str] = Field(default_factory=list, description="Logins on leave: never assigned.")
     max_open_items: int | None = Field(None, ge=1, description="Capacity per owner for least-loaded.")
+
+
+MODELS_ENDPOINT = "https://models.github.ai/inference/chat/completions"
+
+
+class ModelAssignConfig(Strict):
+    """Model-assisted assignment through GitHub Models (see docs/pipeline.md): the rules stay the
+    floor; the model may only name a configured workflow, and only its confident answers count."""
+
+    enabled: bool = Field(True, description="Set false to pause the model without deleting the block.")
+    model: str = Field(
+        "openai/gpt-4.1-mini",
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.:-]+$",
+        description="Model id as `publisher/name` (GitHub Models catalogue).",
+    )
+    endpoint: str = Field(
+        MODELS_ENDPOINT,
+        pattern=r"^https?://\S+$",
+        description="The chat-completions URL (an org-attributed one works too).",
+    )
+    timeout_seconds: float = Field(20, gt=0, le=120, description="Give up on one answer after this long.")
+    max_calls_per_run: int = Field(20, ge=0, le=500, description="Model requests one run may send.")
+    requests_per_minute: int = Field(10, ge=1, le=600, description="Pace of model requests.")
+    min_confidence: float = Field(0.7, ge=0, le=1, description="Answers below this are ignored.")
+    ask: Literal["unmatched", "all"] = Field(
+        "unmatched",
+        description="`unmatched`: only items no rule placed; `all`: every item (measures agreement).",
+    )
+    max_item_chars: int = Field(4000, ge=200, le=20000, description="Item text sent, at most.")
+
+
+class AssignConfig(Strict):
+    model: ModelAssignConfig | None = Field(None, description="Model-assisted assignment; off when absent.")
+
+    @property
+    def model_on(self) -> ModelAssignConfig | None:
+        """The model settings when the feature is on, else None."""
+        return self.model if self.model is not None and self.model.enabled else None
 
 
 class Config(Strict):
@@ -140,6 +182,7 @@ class Config(Strict):
     sources: list[Source] = Field(default_factory=list)
     sla: SlaDefaults = Field(default_factory=SlaDefaults)
     owners: OwnersConfig = Field(default_factory=OwnersConfig)
+    assign: AssignConfig = Field(default_factory=AssignConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     default_branch: str | None = Field(None, description="Base for deliverable branches; default: repo's.")
     bot_login: str | None = Field(None, description="The pipeline's own login, if not the token's user.")

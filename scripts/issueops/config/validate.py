@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from issueops.config.loader import DataPath, Loaded, SourceMap, field_name, read_config, read_workflows
+import yaml
+
+from issueops.config.loader import Loaded, field_name, read_config, read_workflows
 from issueops.config.report import ValidationReport, effective_sla
 from issueops.config.settings import Config, GithubSearchSource, HttpCheckSource
 from issueops.config.template_check import check_template
 from issueops.config.workflows import MatchRules, WorkflowSchema
 from issueops.core.errors import Problem
+from issueops.core.yamlpos import DataPath, SourceMap
 
 TEMPLATES_DIR = "templates"
 LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -149,6 +152,8 @@ def _check_config(f: _Findings, loaded: Loaded[Config]) -> None:
             )
     if cfg.bot_login is not None and not LOGIN.match(cfg.bot_login.removesuffix("[bot]")):
         f.error(path, src, ("bot_login",), f"bot_login: '{cfg.bot_login}' is not a valid GitHub login")
+
+    _check_models_permission(f, loaded)
 
     approvals = cfg.policy.required_approvals
     if not approvals["low"] <= approvals["medium"] <= approvals["high"]:
@@ -459,6 +464,40 @@ def _unused_templates(templates_dir: Path, used: Iterable[Path]) -> list[Problem
         for p in sorted(templates_dir.iterdir())
         if p.is_file() and not p.name.startswith(".") and p.resolve() not in used_set
     ]
+
+
+ASSIGN_WORKFLOW = Path("workflows") / "issueops-assign.yml"
+
+
+def _check_models_permission(f: _Findings, loaded: Loaded[Config]) -> None:
+    """`models: read` on the assign job exactly when `assign.model` is on (least privilege), when
+    the workflow sits next to the config (`.github/workflows/issueops-assign.yml`)."""
+    workflow = Path(loaded.path).parent / ASSIGN_WORKFLOW
+    try:
+        data = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        permissions = data["jobs"]["assign"]["permissions"] or {}
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return
+    granted = isinstance(permissions, dict) and permissions.get("models") == "read"
+    on = loaded.model.assign.model_on is not None
+    if on and not granted:
+        f.warn(
+            loaded.path,
+            loaded.source,
+            ("assign", "model"),
+            f"assign.model is on but the assign job of {workflow} lacks `models: read`: every "
+            "model request will be refused (uncomment the `models: read` line there)",
+            key=True,
+        )
+    elif granted and not on:
+        f.warn(
+            loaded.path,
+            loaded.source,
+            ("assign",),
+            f"the assign job of {workflow} has `models: read` but assign.model is off: "
+            "remove the permission (least privilege)",
+            key=True,
+        )
 
 
 def validate_all(config_path: Path, schemas_dir: Path) -> ValidationReport:

@@ -119,6 +119,7 @@ _IDEMPOTENT_POSTS = tuple(
         r"/git/commits$",  # an unreferenced duplicate commit object is harmless
         r"/repos/[^/]+/[^/]+/labels$",  # a duplicate label is refused (422), not doubled
         r"/app/installations/\d+/access_tokens$",
+        r"/inference/chat/completions$",  # GitHub Models: an answer changes nothing but quota
     )
 )
 

@@ -11,14 +11,13 @@ from urllib.parse import parse_qsl
 
 from issueops.sandbox.clock import iso, parse_time
 from issueops.sandbox.faults import Fault
+from issueops.sandbox.http import SandboxResponse
 
 if TYPE_CHECKING:
-    from issueops.sandbox.sandbox import Sandbox, SandboxResponse
+    from issueops.sandbox.sandbox import Sandbox
 
 
 def _reply(status: int, body: Any) -> SandboxResponse:
-    from issueops.sandbox.sandbox import SandboxResponse
-
     payload = b"" if body is None else json.dumps(body).encode()
     return SandboxResponse(status, {"Content-Type": "application/json; charset=utf-8"}, payload)
 

@@ -114,3 +114,21 @@ class Ctx:
             return int(raw)
         except ValueError as exc:
             raise invalid("Query", name) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class SandboxTimeout(Exception):
+    """The request got no answer (an injected `timeout` fault): `kind` is "read" or "connect"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"sandbox injected a {kind} timeout")
+        self.kind = kind

@@ -23,7 +23,8 @@ import responses
 from requests.adapters import HTTPAdapter
 from urllib3.response import HTTPResponse
 
-from issueops.sandbox.sandbox import Sandbox, SandboxTimeout
+from issueops.sandbox.http import SandboxTimeout
+from issueops.sandbox.sandbox import Sandbox
 
 _METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from issueops.sandbox.clock import VirtualClock, iso
+from issueops.sandbox.control import handle_control
 from issueops.sandbox.etag import etag_for, matches
 from issueops.sandbox.faults import Fault, FaultSet
-from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, not_found
+from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, SandboxResponse, SandboxTimeout, not_found
+from issueops.sandbox.inference import INFERENCE_PATH, InferenceStandIn, InferenceTimeout
 from issueops.sandbox.ledger import Ledger, LedgerEntry
 from issueops.sandbox.models import PERMISSION_LEVELS, Comment, Event, Issue, Label, Team, User
 from issueops.sandbox.ratelimit import DOCS_PRIMARY, DOCS_SECONDARY, Limits, RateLimiter
@@ -44,24 +44,6 @@ _DENIED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-class SandboxTimeout(Exception):
-    """The request got no answer (an injected `timeout` fault): `kind` is "read" or "connect"."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"sandbox injected a {kind} timeout")
-        self.kind = kind
-
-
 class Sandbox:
     """A stateful stand-in for the GitHub REST API subset the project uses."""
 
@@ -81,18 +63,11 @@ class Sandbox:
         self.ledger = Ledger()
         self.faults = FaultSet()
         self.router = Router(all_routes())
+        self.inference = InferenceStandIn()  # GitHub Models' chat completions, scripted
         self._lock = threading.RLock()
         self._base_url = ""
         self._render: Renderer
         self.base_url = base_url
-
-    @classmethod
-    def from_scenario(cls, source: Path | str | Mapping[str, Any]) -> Sandbox:
-        """Build from a scenario file (YAML) or an already-loaded mapping."""
-        from issueops.sandbox.scenario import build_sandbox, load_scenario
-
-        data = source if isinstance(source, Mapping) else load_scenario(Path(source))
-        return build_sandbox(data)
 
     # --- configuration ------------------------------------------------------------------
     @property
@@ -275,11 +250,33 @@ class Sandbox:
         lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
-                from issueops.sandbox.control import handle_control
-
                 return handle_control(self, method.upper(), path, split.query, body)
             self.clock.tick()
+            if INFERENCE_PATH.match(path):
+                return self._infer(method.upper(), path, lower, body)
             return self._serve(method.upper(), path, split.query, lower, body)
+
+    def _infer(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> SandboxResponse:
+        """GitHub Models' inference endpoint (not part of the REST description): faults and the
+        ledger apply as to any request; it needs a token; what it answers is scripted."""
+        actor, auth_error = self._authenticate(headers)
+        login = actor.login if actor else None
+        if auth_error is None and actor is None:
+            auth_error = Reply(401, {"error": {"code": "unauthorized", "message": "Requires authentication"}})
+        if auth_error is not None:
+            return self._finish(method, path, login, auth_error, counted=False, write=True)
+        fault = self.faults.pick(method, path)
+        if fault is not None:
+            return self._fault(fault, method, path, login, True, counted=False)
+        if method != "POST":
+            reply = Reply(405, {"error": {"code": "method_not_allowed", "message": "Use POST."}})
+            return self._finish(method, path, login, reply, counted=False, write=True)
+        try:
+            status, extra, answer = self.inference.handle(body, int(self.clock.timestamp()))
+        except InferenceTimeout:
+            self._record(method, path, 0, False, True, login, None, fault=True)
+            raise SandboxTimeout("read") from None
+        return self._finish(method, path, login, Reply(status, answer, extra), counted=False, write=True)
 
     def _serve(
         self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes | None

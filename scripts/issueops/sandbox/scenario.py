@@ -9,52 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import Any
 
 from issueops.core.errors import ConfigError, Problem
+from issueops.core.yamlpos import DataPath, SourceMap, read_yaml
 from issueops.sandbox.clock import DEFAULT_START, VirtualClock, parse_time
-from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS
+from issueops.sandbox.inference import Scripted
+from issueops.sandbox.models import PERMISSION_LEVELS, REACTION_CONTENTS, Issue
 from issueops.sandbox.ratelimit import Limits
-
-if TYPE_CHECKING:
-    from issueops.sandbox.sandbox import Sandbox
-
-
-class _Map(dict[str, Any]):
-    """A mapping that remembers where it and each of its keys sit in the file."""
-
-    line: int = 0
-    col: int = 0
-    key_at: dict[str, tuple[int, int]]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    out = _Map()
-    out.line, out.col = node.start_mark.line + 1, node.start_mark.column + 1
-    out.key_at = {}
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        out[str(key)] = loader.construct_object(value_node, deep=True)
-        out.key_at[str(key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-# Timestamps stay strings: parse_time handles them uniformly (and `Z` suffixes).
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
+from issueops.sandbox.store import SandboxState
 
 _TOP = {
     "repo",
+    "bot",
     "private",
     "description",
     "default_branch",
@@ -68,11 +36,15 @@ _TOP = {
     "branches",
     "issues",
     "pulls",
+    "inference",
 }
+_INFERENCE = {"answers", "default"}
 _USER = {"login", "token", "permission", "type", "name", "email", "rate_limit"}
 _TEAM = {"slug", "name", "members", "maintainers", "permission"}
 _LABEL = {"name", "color", "description"}
 _ISSUE = {
+    "number",
+    "events",
     "title",
     "body",
     "user",
@@ -85,22 +57,35 @@ _ISSUE = {
     "reactions",
 }
 _COMMENT = {"user", "body", "created_at", "edited", "reactions"}
-_PULL = {"title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
+_EVENT = {"event", "label", "actor", "created_at"}
+_PULL = {"number", "title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
 _LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hour"}
 _CLOCK = {"start", "tick_seconds"}
 
 
+def _paths(data: Any, path: DataPath, into: dict[int, DataPath]) -> dict[int, DataPath]:
+    """The data path of every mapping and list in `data`, by identity (to look up positions)."""
+    if isinstance(data, dict | list):
+        into[id(data)] = path
+        children = data.items() if isinstance(data, dict) else enumerate(data)
+        for key, child in children:
+            _paths(child, (*path, key), into)
+    return into
+
+
 class _Checker:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, data: Any, source: SourceMap | None) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.source = source or SourceMap()
+        self._where = _paths(data, (), {}) if source is not None else {}
 
     def at(self, node: Any, key: str | None = None) -> tuple[int, int]:
-        if isinstance(node, _Map):
-            if key is not None and key in node.key_at:
-                return node.key_at[key]
-            return node.line, node.col
-        return 1, 1
+        path = self._where.get(id(node))
+        if path is None:
+            return 1, 1
+        span = self.source.key((*path, key)) if key is not None else self.source.value(path)
+        return span.line, span.col
 
     def fail(self, node: Any, key: str | None, message: str) -> None:
         line, col = self.at(node, key)
@@ -147,6 +132,11 @@ class _Checker:
         ):
             self.fail(node, key, f"{key!r} must map file paths to text")
 
+    def number(self, node: Any) -> None:
+        value = node.get("number")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            self.fail(node, "number", f"number must be a positive integer, got {value!r}")
+
     def reactions(self, node: Any) -> None:
         for reaction in self.items(node, "reactions"):
             valid = self.keys(reaction, {"user", "content"}, "a reaction", ("user", "content"))
@@ -156,12 +146,16 @@ class _Checker:
                 )
 
 
-def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
-    """Every structural problem in a scenario mapping (empty when it is fine)."""
-    c = _Checker(path)
+def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None = None) -> list[Problem]:
+    """Every structural problem in a scenario mapping (empty when it is fine); `source` gives the
+    positions of a scenario read from a file."""
+    c = _Checker(path, data, source)
     if not isinstance(data, dict):
         return [Problem(path, 1, 1, "a scenario must be a YAML mapping with at least `repo: OWNER/NAME`")]
     c.keys(data, _TOP, "the scenario", ("repo",))
+    bot = data.get("bot")
+    if bot is not None and not isinstance(bot, str):
+        c.fail(data, "bot", "bot must be the pipeline's login, e.g. issueops-bot or my-app[bot]")
     repo = data.get("repo")
     if repo is not None and (not isinstance(repo, str) or repo.count("/") != 1):
         c.fail(data, "repo", f"repo must be OWNER/NAME, got {repo!r}")
@@ -176,6 +170,23 @@ def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
         for key, value in limits.items():
             if not isinstance(value, int) or value < 0:
                 c.fail(limits, key, f"rate_limit.{key} must be a non-negative integer")
+    inference = data.get("inference")
+    if inference is not None and c.keys(inference, _INFERENCE, "inference"):
+        for entry in c.items(inference, "answers"):
+            if not isinstance(entry, dict):
+                c.fail(inference, "answers", "inference.answers: each answer is a mapping (match, answer...)")
+                continue
+            try:
+                Scripted.from_mapping(entry)
+            except (TypeError, ValueError) as exc:
+                c.fail(entry, None, f"inference.answers: {exc}")
+        default = inference.get("default")
+        if default is not None and not isinstance(default, dict):
+            c.fail(
+                inference,
+                "default",
+                "inference.default must be an answer mapping (workflow, confidence, reason)",
+            )
     for user in c.items(data, "users"):
         if c.keys(user, _USER, "a user", ("login",)):
             c.permission(user, "permission")
@@ -199,6 +210,12 @@ def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
         if not c.keys(issue, _ISSUE, "an issue", ("title",)):
             continue
         c.time(issue, "created_at")
+        c.number(issue)
+        for event in c.items(issue, "events"):
+            if c.keys(event, _EVENT, "a label event", ("event", "label", "actor")):
+                c.time(event, "created_at")
+                if event.get("event") not in ("labeled", "unlabeled"):
+                    c.fail(event, "event", "a label event is `labeled` or `unlabeled`")
         if issue.get("state", "open") not in ("open", "closed"):
             c.fail(issue, "state", "issue state must be open or closed")
         c.reactions(issue)
@@ -212,6 +229,7 @@ def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
     for pull in c.items(data, "pulls"):
         if c.keys(pull, _PULL, "a pull request", ("title", "head")):
             c.string_map(pull, "files")
+            c.number(pull)
             c.time(pull, "created_at")
     return c.problems
 
@@ -219,17 +237,13 @@ def check_scenario(data: Any, path: str = "<scenario>") -> list[Problem]:
 def load_scenario(path: Path | str) -> Mapping[str, Any]:
     """Read and check a scenario file; raises ConfigError naming `file:line` for every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), 1, 1, f"cannot read the scenario: {exc.strerror}")]) from exc
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError([Problem(str(path), line, col, f"invalid YAML: {exc.problem or exc}")]) from exc
-    problems = check_scenario(data, str(path))
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), 1, 1, "cannot read the scenario: no such file")])
+    doc = read_yaml(path, timestamps=False)
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    data = doc.data
+    problems = check_scenario(data, str(path), doc.source)
     if problems:
         raise ConfigError(problems)
     return data  # type: ignore[no-any-return]
@@ -241,8 +255,6 @@ def _time(value: Any, default: datetime) -> datetime:
 
 def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
     """A Sandbox in the state the scenario describes (checked first; ConfigError on problems)."""
-    from issueops.sandbox.sandbox import DEFAULT_BASE_URL, Sandbox
-
     problems = check_scenario(data)
     if problems:
         raise ConfigError(problems)
@@ -291,14 +303,19 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         )
     for spec in data.get("issues") or []:
         created = _time(spec.get("created_at"), start)
+        events = spec.get("events") or []
+        labels = [str(n) for n in spec.get("labels") or []]
         issue = state.add_issue(
             str(spec["title"]),
             spec.get("body", ""),
             spec.get("user"),
-            labels=[str(n) for n in spec.get("labels") or []],
+            labels=[] if events else labels,
             assignees=[str(a) for a in spec.get("assignees") or []],
             created_at=created,
+            number=spec.get("number"),
         )
+        if events:
+            _replay_label_history(state, issue, events, labels, created)
         for reaction in spec.get("reactions") or []:
             state.react(issue.reactions, str(reaction["user"]), str(reaction["content"]))
         for comment_spec in spec.get("comments") or []:
@@ -322,6 +339,10 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             state.set_state(
                 issue, "closed", spec.get("state_reason") or "completed", issue.user, when=issue.updated_at
             )
+    inference = data.get("inference") or {}
+    sb.inference.add(*(dict(entry) for entry in inference.get("answers") or []))
+    if inference.get("default") is not None:
+        sb.inference.default = dict(inference["default"])
     for spec in data.get("pulls") or []:
         pull = state.add_pull(
             str(spec["title"]),
@@ -331,6 +352,32 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             user=spec.get("user"),
             draft=bool(spec.get("draft", False)),
             files=spec.get("files"),
+            number=spec.get("number"),
         )
         state.add_labels(pull, [str(n) for n in spec.get("labels") or []], pull.user)
     return sb
+
+
+def _replay_label_history(
+    state: SandboxState, issue: Issue, events: list[Any], labels: list[str], created: datetime
+) -> None:
+    """Label events with their actors and times (who applied a label matters to the pipeline);
+    labels the history does not explain are applied last by the issue's author."""
+    last = created
+    for event in events:
+        when = _time(event.get("created_at"), last)
+        last = max(last, when)
+        actor, label = str(event["actor"]), str(event["label"])
+        if event["event"] == "labeled":
+            state.add_labels(issue, [label], actor, when=when)
+        else:
+            state.remove_label(issue, label, actor, when=when)
+    state.add_labels(issue, [n for n in labels if n not in issue.labels], issue.user, when=last)
+    for name in [n for n in issue.labels if n not in labels]:
+        state.remove_label(issue, name, issue.user, when=last)
+
+
+def from_scenario(source: Path | str | Mapping[str, Any]) -> Sandbox:
+    """A sandbox built from a scenario file (YAML or JSON) or an already-loaded mapping."""
+    data = source if isinstance(source, Mapping) else load_scenario(Path(source))
+    return build_sandbox(data)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from issueops.sandbox.sandbox import Sandbox, SandboxResponse, SandboxTimeout
+from issueops.sandbox.http import SandboxResponse, SandboxTimeout
+from issueops.sandbox.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 
 
 def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
@@ -100,7 +102,7 @@ def serve(sandbox: Sandbox, port: int = 0) -> RunningServer:
 
 def serve_forever(scenario: Path, port: int, announce: Callable[[str], None]) -> None:
     """`issueops sandbox serve`: load the scenario, announce the base URL, serve until interrupted."""
-    sandbox = Sandbox.from_scenario(scenario)
+    sandbox = from_scenario(scenario)
     server = _make_server(sandbox, port)
     announce(sandbox.base_url)
     try:

@@ -232,12 +232,17 @@ class SandboxState:
         created_at: datetime | None = None,
         comments: Iterable[Mapping[str, object]] = (),
         pull: PullInfo | None = None,
+        number: int | None = None,
     ) -> Issue:
-        """Create an issue as `user` (default: the repo owner); labels record `labeled` events."""
+        """Create an issue as `user` (default: the repo owner); labels record `labeled` events.
+        `number` keeps a number from elsewhere (a snapshot of a real repository has gaps)."""
         when = created_at or self.clock.now()
         author = self.user(user or self.repo.owner).login
-        issue = Issue(self._next_number, self.next_id(), title, body, author, when, when, pull=pull)
-        self._next_number += 1
+        if number is not None and (number < 1 or number in self.issues):
+            raise ValueError(f"issue number {number} is taken or invalid")
+        number = number if number is not None else self._next_number
+        issue = Issue(number, self.next_id(), title, body, author, when, when, pull=pull)
+        self._next_number = max(self._next_number, number + 1)
         self.issues[issue.number] = issue
         if pull is not None:
             self.pulls_by_head.setdefault(pull.head_ref, []).append(issue.number)
@@ -272,13 +277,13 @@ class SandboxState:
         if changed:
             self._touch(issue, when)
 
-    def remove_label(self, issue: Issue, name: str, actor: str) -> bool:
+    def remove_label(self, issue: Issue, name: str, actor: str, when: datetime | None = None) -> bool:
         label = self.find_label(name)
         if label is None or label.name not in issue.labels:
             return False
         issue.labels.remove(label.name)
-        self._event(issue, "unlabeled", actor, label=(label.name, label.color))
-        self._touch(issue)
+        self._event(issue, "unlabeled", actor, when, label=(label.name, label.color))
+        self._touch(issue, when)
         return True
 
     def set_labels(self, issue: Issue, names: Iterable[str], actor: str) -> None:
@@ -440,6 +445,7 @@ class SandboxState:
         user: str | None = None,
         draft: bool = False,
         files: Mapping[str, str] | None = None,
+        number: int | None = None,
     ) -> Issue:
         """Open a pull request from `head` into `base`; `files` are committed to `head` first."""
         base = base or self.repo.default_branch
@@ -451,7 +457,7 @@ class SandboxState:
                 f"pull request {title!r}: branch {head if head_sha is None else base} does not exist"
             )
         info = PullInfo(head, head_sha, base, base_sha, self.repo.owner, draft=draft)
-        return self.add_issue(title, body, user, pull=info)
+        return self.add_issue(title, body, user, pull=info, number=number)
 
     def change_base(self, issue: Issue, base: str) -> None:
         """Point a pull request at another base branch."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from issueops.config.forms import field_key, parse_form
 from issueops.config.settings import Config, Risk
 from issueops.config.workflows import WorkflowSchema
 from issueops.core.comments import same_login
+from issueops.core.markdown import table_cell
 from issueops.core.model import Action, AddLabels, Assign, ItemContext, Plan, RemoveLabel, WorkItem
 from issueops.core.states import State, current_state
 from issueops.stages.common import (
@@ -70,10 +71,34 @@ class MatchResult:
         return self.score >= self.min_score
 
 
+@dataclass(frozen=True)
+class Decision:
+    """Which workflow an item goes to (None: ask a person), how that was decided, and what the
+    assessment and telemetry say about it."""
+
+    workflow: str | None
+    how: str  # shown in the assessment, e.g. "score 3, needed 2"
+    by_model: bool = False
+    model_line: str | None = None  # Markdown-safe line for the assessment (already sanitised)
+    events: tuple[dict[str, object], ...] = ()  # e.g. model.fallback
+    assigned_fields: Mapping[str, object] = field(default_factory=dict)  # extra item.assigned fields
+
+
 class Matcher(Protocol):
-    """A scoring strategy; a model-based classifier can implement the same call."""
+    """A scoring and choosing strategy: the rules (RuleMatcher), or rules with a model's answers
+    (`issueops.stages.assign_model.ModelMatcher`)."""
 
     def score(self, ctx: ItemContext, workflow: WorkflowSchema) -> MatchResult: ...
+
+    def decide(self, ctx: ItemContext, results: Sequence[MatchResult]) -> Decision: ...
+
+
+def rule_decision(results: Sequence[MatchResult]) -> Decision:
+    """The rules alone: the best passing score, or nobody."""
+    best = choose(results)
+    if best is None:
+        return Decision(None, "no workflow scored at or above its threshold")
+    return Decision(best.workflow, f"score {best.score}, needed {best.min_score}")
 
 
 def rule_count(workflow: WorkflowSchema) -> int:
@@ -145,6 +170,10 @@ class RuleMatcher:
                 hit(SOURCE_WEIGHT, f"source {code_span(source)}")
         return MatchResult(workflow.name, score, rules.min_score, rule_count(workflow), tuple(reasons))
 
+    def decide(self, ctx: ItemContext, results: Sequence[MatchResult]) -> Decision:
+        del ctx
+        return rule_decision(results)
+
 
 def rank(results: Sequence[MatchResult]) -> list[MatchResult]:
     """Best first: higher score, then fewer rules (more specific), then name."""
@@ -204,21 +233,21 @@ def choose_owner(
 # --- comments -----------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    """A table cell: GFM splits cells on `|` even inside code spans unless it is escaped."""
-    return text.replace("|", "\\|")
-
-
 def _score_table(results: Sequence[MatchResult]) -> str:
     lines = ["| workflow | score | needed | matched |", "| --- | --- | --- | --- |"]
     for r in rank(results):
         matched = "; ".join(r.reasons) if r.reasons else "nothing"
-        lines.append(f"| {code_span(r.workflow)} | {r.score} | {r.min_score} | {_cell(matched)} |")
+        lines.append(f"| {code_span(r.workflow)} | {r.score} | {r.min_score} | {table_cell(matched)} |")
     return "\n".join(lines)
 
 
 def assessment_body(
-    chosen: str, how: str, risk: str, owner: OwnerChoice, results: Sequence[MatchResult]
+    chosen: str,
+    how: str,
+    risk: str,
+    owner: OwnerChoice,
+    results: Sequence[MatchResult],
+    model_line: str | None = None,
 ) -> str:
     # No @: the assignment itself notifies the owner, and the guidance greets them.
     owner_text = f"{code_span(owner.login)}: {owner.reason}" if owner.login else f"none yet: {owner.reason}"
@@ -229,6 +258,8 @@ def assessment_body(
         f"- Risk: {code_span(risk)}",
         f"- Owner: {owner_text}",
     ]
+    if model_line:
+        parts.append(f"- Model: {model_line}")
     if results:
         parts += ["", _score_table(results)]
     parts += ["", "A person may change the workflow with a `workflow::` label while the item is in triage."]
@@ -311,6 +342,7 @@ def plan_one(
     by_name = {w.name: w for w in workflows}
     preset = workflow_labels(item)
     results: list[MatchResult] = []
+    decision = Decision(None, "set by label")
     if preset:
         known = [name for name in preset if name in by_name]
         if len(preset) > 1 or not known:
@@ -324,14 +356,14 @@ def plan_one(
         how = "set by label"
     else:
         results = [matcher.score(ctx, w) for w in workflows]
-        best = choose(results)
-        if best is None:
+        decision = matcher.decide(ctx, results)
+        if decision.workflow is None or decision.workflow not in by_name:
             problem = "no workflow scored at or above its threshold."
             if not workflows:
                 problem = "no workflows are defined under workflow_schemas/."
-            return _ask_human(ctx, problem, results, config, bot_login)
-        workflow = by_name[best.workflow]
-        how = f"score {best.score}, needed {best.min_score}"
+            return _with_events(_ask_human(ctx, problem, results, config, bot_login), decision)
+        workflow = by_name[decision.workflow]
+        how = decision.how
 
     already = [login for login in item.assignees if not same_login(login, bot_login)]
     owner = choose_owner(workflow, config, _load_without(load, item.assignees), item.number)
@@ -339,9 +371,10 @@ def plan_one(
         owner = OwnerChoice(already[0], "already assigned")
     if owner.login is None:
         # Nobody can take it now: wait in triage, say why once; the next run tries again.
-        body = assessment_body(workflow.name, how, workflow.risk, owner, results)
+        body = assessment_body(workflow.name, how, workflow.risk, owner, results, decision.model_line)
         waiting: list[Action] = [*upsert(ctx, ASSESSMENT_KEY, body, bot_login)]
-        return Plan(item.number, waiting, [f"#{item.number}: {workflow.name}, waiting for an owner"])
+        plan = Plan(item.number, waiting, [f"#{item.number}: {workflow.name}, waiting for an owner"])
+        return _with_events(plan, decision)
 
     risk, risk_add, risk_removals = _risk_changes(item, workflow)
     wf_label = f"{WORKFLOW_PREFIX}{workflow.name}"
@@ -351,9 +384,8 @@ def plan_one(
     if not already:
         actions.append(Assign(item.number, (owner.login,)))
         load[owner.login.casefold()] = load.get(owner.login.casefold(), 0) + 1
-    actions += upsert(
-        ctx, ASSESSMENT_KEY, assessment_body(workflow.name, how, risk, owner, results), bot_login
-    )
+    body = assessment_body(workflow.name, how, risk, owner, results, decision.model_line)
+    actions += upsert(ctx, ASSESSMENT_KEY, body, bot_login)
     if config.labels.needs_human in item.labels:
         actions.append(RemoveLabel(item.number, config.labels.needs_human))
     actions.append(transition(item, State.TRIAGE, State.ASSIGNED, "assign"))
@@ -363,8 +395,9 @@ def plan_one(
         "workflow": workflow.name,
         "risk": risk,
         "owner": owner.login,
-        "how": "label" if preset else "score",
+        "how": "label" if preset else "model" if decision.by_model else "score",
         "score": max((r.score for r in results if r.workflow == workflow.name), default=None),
+        **decision.assigned_fields,
     }
     if results:
         event["scores"] = {r.workflow: r.score for r in results}
@@ -372,8 +405,15 @@ def plan_one(
         item.number,
         actions,
         [f"#{item.number}: {workflow.name} ({how}), risk {risk}, owner {owner.login}"],
-        [event],
+        [*decision.events, event],
     )
+
+
+def _with_events(plan: Plan, decision: Decision) -> Plan:
+    """The decision's own events (a model fallback) go with the plan, first."""
+    if not decision.events:
+        return plan
+    return Plan(plan.item, plan.actions, plan.reasons, [*decision.events, *plan.events])
 
 
 def plan_assign(

@@ -28,7 +28,6 @@ from issueops.approvals.engine import (
     ordered_comments,
 )
 from issueops.approvals.grammar import ParsedCommand, help_text, parse_commands
-from issueops.approvals.policy import gates_for
 from issueops.approvals.status import (
     CLOSED_KEY,
     StatusView,
@@ -38,6 +37,7 @@ from issueops.approvals.status import (
     render_denied_reply,
     render_status,
 )
+from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
 from issueops.core.model import (
     Action,

@@ -27,8 +27,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from issueops.approvals.policy import gates_for
 from issueops.config.forms import parse_form
+from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
 from issueops.config.templates import TemplateContext, render, slugify
 from issueops.config.workflows import WorkflowSchema

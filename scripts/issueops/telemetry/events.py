@@ -88,6 +88,28 @@ _SPECS: tuple[EventSpec, ...] = (
         remaining=(int, NONE),
     ),
     _spec(
+        "model.call",
+        "the assign stage asked GitHub Models about an item (requests: with retries)",
+        model=STR,
+        ok=BOOL,
+        requests=INT,
+    ),
+    _spec(
+        "model.fallback",
+        "the model's answer did not decide the item; the rule result stood (reason)",
+        model=STR,
+        reason=STR,
+    ),
+    _spec(
+        "model.wait", "the model's governor waited (a 429's retry-after)", item=False, seconds=NUM, reason=STR
+    ),
+    _spec(
+        "model.budget_stop",
+        "no more model requests this run (call budget or quota); the rules decide the rest",
+        item=False,
+        reason=STR,
+    ),
+    _spec(
         "item.failed",
         "processing the item failed; the others went on",
         failure_class=STR,
@@ -98,6 +120,13 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("sla.escalation", "an item waiting too long was escalated", state=STR, age_hours=NUM),
     _spec("drift.repaired", "the sweep repaired label drift", found=LIST, repair=STR),
     _spec("drift.flagged", "the sweep asked a person to sort out drift it could not decide", code=STR),
+    _spec(
+        "telemetry.export_failed",
+        "pushing the run's metrics or events to a monitoring endpoint failed; the run went on",
+        item=False,
+        target=STR,
+        error=STR,
+    ),
     _spec(
         "orphan.repaired",
         "the sweep closed an orphaned PR, deleted an orphaned branch or failed an item whose PR closed",

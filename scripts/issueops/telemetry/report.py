@@ -20,6 +20,7 @@ from typing import Any
 from issueops.core.errors import UserError
 from issueops.core.states import State
 from issueops.telemetry.kpi import ItemHistory, Stat, build_histories, parse_bound
+from issueops.telemetry.model_counts import ModelCounts
 from issueops.telemetry.reader import read_directory
 from issueops.telemetry.report_model import (
     AUDIT_COLUMNS,
@@ -184,8 +185,10 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
     stops: Counter[str] = Counter()
     waits, wait_seconds = 0, 0.0
     runs: list[RunRow] = []
+    model = ModelCounts()
     for at, record in events:
         event = record.get("event")
+        model.add(record)
         if event == "approval.granted":
             granted += 1
         elif event == "approval.denied":
@@ -238,6 +241,7 @@ def _event_kpis(report: Report, events: list[tuple[datetime, dict[str, Any]]], c
         runs_by_command=dict(sorted(Counter(r.command for r in runs).items())),
         failed_runs=sum(1 for r in runs if r.exit_code != 0),
     )
+    report.model = model.usage()
     report.budget = BudgetStops(
         stops=sum(stops.values()),
         by_reason=dict(stops.most_common()),

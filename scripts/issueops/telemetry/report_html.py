@@ -11,7 +11,7 @@ from html import escape
 
 from issueops.telemetry import svg
 from issueops.telemetry.kpi import Stat, human_duration, human_percent
-from issueops.telemetry.report_model import Report
+from issueops.telemetry.report_model import Report, model_figures
 
 TABLE_ROWS = 500
 DAYS_CHARTED = 90
@@ -342,6 +342,14 @@ def _api(report: Report) -> str:
         extra += _table(["budget stop: reason", "count"], list(budget.by_reason.items()))
     if api.runs_by_command:
         extra += _table(["command", "runs"], list(api.runs_by_command.items()))
+    if report.model.used:
+        extra += _table(
+            ["model-assisted assignment", "value"], [list(r) for r in model_figures(report.model)]
+        )
+        if report.model.fallbacks_by_reason:
+            extra += _table(
+                ["model fallback: reason", "count"], list(report.model.fallbacks_by_reason.items())
+            )
     return _panel("API usage and budget", note, chart, _table(["", "value"], figures, wrap=0), extra)
 
 

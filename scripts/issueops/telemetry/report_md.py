@@ -11,8 +11,9 @@ import math
 import re
 from collections.abc import Sequence
 
+from issueops.core.markdown import table_cell
 from issueops.telemetry.kpi import Stat, human_duration, human_percent
-from issueops.telemetry.report_model import Report
+from issueops.telemetry.report_model import Report, model_figures
 
 MD_LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB (1,048,576)
 CELL_LIMIT = 200  # characters per table cell
@@ -46,10 +47,7 @@ def _hard_cut(text: str) -> str:
 
 
 def _cell(value: object) -> str:
-    text = " ".join(str(value).split())
-    if len(text) > CELL_LIMIT:
-        text = text[: CELL_LIMIT - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return table_cell(value, CELL_LIMIT)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int, what: str) -> list[str]:
@@ -272,6 +270,20 @@ def _api(report: Report, rows: int, points: int) -> list[str]:
         ]
     if api.runs_by_command:
         out += [*_table(["command", "runs"], list(api.runs_by_command.items()), rows, "commands"), ""]
+    return out + _model(report, rows)
+
+
+def _model(report: Report, rows: int) -> list[str]:
+    """GitHub Models use: only when model-assisted assignment ran in this window."""
+    model = report.model
+    if not model.used:
+        return []
+    figures = model_figures(model)
+    out = ["## Model-assisted assignment", ""]
+    out += [*_table(["", "value"], figures, len(figures), "rows"), ""]
+    if model.fallbacks_by_reason:
+        reasons = list(model.fallbacks_by_reason.items())
+        out += [*_table(["fallback: reason", "count"], reasons, rows, "reasons"), ""]
     return out
 
 

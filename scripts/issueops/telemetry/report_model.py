@@ -128,6 +128,42 @@ class BudgetStops:
     items_deferred: int = 0
 
 
+@dataclass(frozen=True)
+class ModelUsage:
+    """GitHub Models in the assign stage (`model.*` events), counted apart from the REST API."""
+
+    calls: int = 0  # requests sent (retries included)
+    questions: int = 0  # items asked about
+    failed: int = 0  # questions with no usable answer
+    placed: int = 0  # items the model placed (no rule had)
+    fallbacks: int = 0
+    fallbacks_by_reason: dict[str, int] = field(default_factory=dict)
+    compared: int = 0  # items a rule placed that the model also answered
+    agreed: int = 0
+    agreement: float | None = None
+    waits: int = 0
+    budget_stops: int = 0
+
+    @property
+    def used(self) -> bool:
+        return bool(self.questions or self.fallbacks or self.placed)
+
+
+def model_figures(model: ModelUsage) -> list[tuple[str, object]]:
+    """The rows every report format shows for GitHub Models."""
+    agreement = f"{model.agreement:.0%} ({model.agreed} of {model.compared})" if model.compared else "—"
+    return [
+        ("model calls (requests)", f"{model.calls:,}"),
+        ("items asked about", f"{model.questions:,}"),
+        ("no usable answer", f"{model.failed:,}"),
+        ("items placed by the model", f"{model.placed:,}"),
+        ("fallbacks to the rules", f"{model.fallbacks:,}"),
+        ("agreement with the rules", agreement),
+        ("waits (429 retry-after)", f"{model.waits:,}"),
+        ("quota or budget stops", f"{model.budget_stops:,}"),
+    ]
+
+
 @dataclass
 class Report:
     """Every KPI of one window; `audit` feeds the CSV export and is left out of the JSON."""
@@ -150,6 +186,7 @@ class Report:
     failures: list[FailureRow] = field(default_factory=list)
     api: ApiUsage = field(default_factory=ApiUsage)
     budget: BudgetStops = field(default_factory=BudgetStops)
+    model: ModelUsage = field(default_factory=ModelUsage)
     runs: list[RunRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     audit: list[AuditRow] = field(default_factory=list)

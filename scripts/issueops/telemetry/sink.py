@@ -179,6 +179,8 @@ class TelemetrySink:
         # What this sink last saw at the end of the file: (size, hash of last line, next seq).
         self._tail: tuple[int, str, int] | None = None
         self.head: str | None = None  # hash of the last line written: an anchor for the run summary
+        # Called with each record as written (scrubbed), e.g. by the monitoring exporters.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # context manager
     def __enter__(self) -> Self:
@@ -219,7 +221,10 @@ class TelemetrySink:
         body.update(fields)
         body = scrub(body, self._current_secrets())
         with self._lock:
-            return self._append(now, body)
+            record = self._append(now, body)
+        for listener in self.listeners:
+            listener(record)
+        return record
 
     def close(self) -> None:
         """fsync the file and its directory once, at the end of the run; safe to call twice."""
@@ -235,6 +240,10 @@ class TelemetrySink:
             finally:
                 os.close(fd)
             _fsync_dir(self.path.parent)
+
+    def secrets(self) -> list[str]:
+        """The values this sink redacts (for other outputs of the run, e.g. a warning)."""
+        return self._current_secrets()
 
     # internals
     def _current_secrets(self) -> list[str]:
