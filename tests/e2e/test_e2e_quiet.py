@@ -13,7 +13,7 @@ from pathlib import Path
 from e2e_world import ALL_STAGES, World, world, write_config
 from test_e2e_pipeline import SMALL
 
-from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 
 RUN_INTERVAL = 15 * 60
 AGE = 45 * 86_400
@@ -52,7 +52,7 @@ def _history_reads(served: Served) -> list[str]:
 
 
 def test_aged_items_cost_nothing_per_item_once_their_history_is_known(tmp_path: Path) -> None:
-    w = world(Sandbox.from_scenario(_scenario()), tmp_path, config=write_config(tmp_path, profile="assisted"))
+    w = world(from_scenario(_scenario()), tmp_path, config=write_config(tmp_path, profile="assisted"))
     _settle(w)
     w.sandbox.clock.advance(AGE)  # every SLA clock now matters: the sweep reads each history
     _settle(w)

@@ -18,7 +18,7 @@ from e2e_world import BOT, World, duplicates, world, write_config
 
 from issueops import cli
 from issueops.core.states import State, current_state
-from issueops.sandbox import Sandbox
+from issueops.sandbox.scenario import from_scenario
 from issueops.telemetry.reader import read_lines, telemetry_files
 
 ITEMS = 12
@@ -65,7 +65,7 @@ def _actions_env(tmp: Path) -> dict[str, str]:
 
 
 def test_a_run_stops_between_items_at_its_time_budget_and_reports_it(tmp_path: Path) -> None:
-    w = world(Sandbox.from_scenario(_scenario()), tmp_path, config=write_config(tmp_path))
+    w = world(from_scenario(_scenario()), tmp_path, config=write_config(tmp_path))
     env = _actions_env(tmp_path)
     summary = w.run(("assign",), max_seconds=10, env=env)
 
@@ -117,7 +117,7 @@ def test_the_config_budget_applies_and_the_flag_wins(tmp_path: Path) -> None:
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data.setdefault("api", {})["max_run_seconds"] = 6
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    w = world(Sandbox.from_scenario(_scenario()), tmp_path, config=config)
+    w = world(from_scenario(_scenario()), tmp_path, config=config)
     from_config = w.run(("assign",))
     assert from_config.budget_stop is not None and "run time budget of 6 s" in from_config.budget_stop
     first = from_config.items_changed
@@ -129,6 +129,6 @@ def test_the_config_budget_applies_and_the_flag_wins(tmp_path: Path) -> None:
 
 
 def test_a_run_within_its_budget_is_not_stopped(tmp_path: Path) -> None:
-    w = world(Sandbox.from_scenario(_scenario()), tmp_path, config=write_config(tmp_path))
+    w = world(from_scenario(_scenario()), tmp_path, config=write_config(tmp_path))
     summary = w.run(("assign",), max_seconds=3600)
     assert summary.budget_stop is None and summary.items_changed == ITEMS
