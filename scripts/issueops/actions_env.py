@@ -280,10 +280,39 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "requests-counted",
     "budget-stop",
     "summary",
+    "error",
 )
 
 
-def summary_outputs(summary: Mapping[str, Any]) -> dict[str, str]:
+SUMMARY_OUTPUT_LIMIT = 256 * 1024  # bytes of the `summary` output; GitHub's limit is 1 MB per output
+
+
+def capped_summary(
+    summary: Mapping[str, Any], limit: int = SUMMARY_OUTPUT_LIMIT, *, full_at: str = ""
+) -> str:
+    """The summary as JSON, at most `limit` bytes: the long lists are cut and counted, and
+    `full_summary` says where the whole document is (the run's telemetry artifact)."""
+    text = json.dumps(summary, sort_keys=True, default=str)
+    if len(text.encode()) <= limit:
+        return text
+    cut = dict(summary)
+    left_out: dict[str, int] = {}
+    for key in ("plan", "deferred", "failures"):
+        values = cut.get(key)
+        if isinstance(values, list) and values:
+            keep = 20
+            left_out[key] = max(len(values) - keep, 0)
+            cut[key] = values[:keep]
+    cut["truncated"] = {"left_out": left_out, "limit_bytes": limit}
+    cut["full_summary"] = full_at or "the job log (`--json`)"
+    text = json.dumps(cut, sort_keys=True, default=str)
+    if len(text.encode()) <= limit:
+        return text
+    counts = {k: v for k, v in cut.items() if not isinstance(v, list | dict) or k == "truncated"}
+    return json.dumps(counts, sort_keys=True, default=str)
+
+
+def summary_outputs(summary: Mapping[str, Any], *, full_at: str = "") -> dict[str, str]:
     """The step outputs of a run summary (`RunSummary.as_dict()`); the action declares these names."""
     keys = {
         "command": "command",
@@ -298,7 +327,17 @@ def summary_outputs(summary: Mapping[str, Any]) -> dict[str, str]:
         "budget-stop": "budget_stop",
     }
     out = {name: _output_text(summary.get(key)) for name, key in keys.items()}
-    out["summary"] = json.dumps(summary, sort_keys=True, default=str)
+    out["summary"] = capped_summary(summary, full_at=full_at)
+    out["error"] = ""
+    return out
+
+
+def error_outputs(command: str, exit_code: int, message: str) -> dict[str, str]:
+    """The step outputs of a run that ended with an error: the same names, so callers can branch."""
+    data = {"command": command, "exit_code": exit_code, "error": message}
+    out = {name: "" for name in RUN_OUTPUTS}
+    out.update(command=command, **{"exit-code": str(exit_code)}, error=message)
+    out["summary"] = json.dumps(data, sort_keys=True)
     return out
 
 
@@ -379,6 +418,7 @@ class RunInputs:
     item: int | None = None
     api_url: str | None = None
     config: str | None = None
+    schemas: str | None = None
     token_env: str | None = None
     repo: str | None = None
     telemetry: str | None = None
@@ -412,6 +452,14 @@ def _dry_run(env: Mapping[str, str]) -> tuple[bool, str]:
     return True, "the repository variable ISSUEOPS_LIVE is not 'true' (set it to go live)"
 
 
+def _path_input(env: Mapping[str, str], var: str, label: str) -> str | None:
+    """A file or directory input: never something the CLI would read as an option."""
+    value = env.get(var, "").strip() or None
+    if value is not None and value.startswith("-"):
+        raise InputError(f"input `{label}` must be a path, got {value[:80]!r}")
+    return value
+
+
 def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     """Validate the `ISSUEOPS_INPUT_*` variables; raise InputError naming the bad one."""
     dry, reason = _dry_run(env)
@@ -421,9 +469,9 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
     api_url = env.get("ISSUEOPS_INPUT_API_URL", "").strip() or None
     if api_url is not None and not re.fullmatch(r"https?://[^\s]+", api_url):
         raise InputError(f"input `api-url` must be an http(s) URL, got {api_url[:80]!r}")
-    config = env.get("ISSUEOPS_INPUT_CONFIG", "").strip() or None
-    if config is not None and config.startswith("-"):
-        raise InputError(f"input `config` must be a file path, got {config[:80]!r}")
+    config = _path_input(env, "ISSUEOPS_INPUT_CONFIG", "config")
+    schemas = _path_input(env, "ISSUEOPS_INPUT_SCHEMAS", "schemas")
+    telemetry = _path_input(env, "ISSUEOPS_INPUT_TELEMETRY", "telemetry")
     repo = env.get("ISSUEOPS_INPUT_REPO", "").strip() or None
     if repo is not None and not _REPO.fullmatch(repo):
         raise InputError(f"input `repo` must look like OWNER/NAME, got {repo[:80]!r}")
@@ -441,9 +489,10 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
         item=_number(env, "ISSUEOPS_INPUT_ITEM", "item", 1),
         api_url=api_url,
         config=config,
+        schemas=schemas,
         token_env=token_env,
         repo=repo,
-        telemetry=env.get("ISSUEOPS_INPUT_TELEMETRY", "").strip() or None,
+        telemetry=telemetry,
         bot_login=f"{slug}[bot]" if slug else None,
     )
 
@@ -468,6 +517,8 @@ def build_argv(words: Sequence[str], extra: Sequence[str], inputs: RunInputs) ->
         argv += ["--api-url", inputs.api_url]
     if inputs.config:
         argv += ["--config", inputs.config]
+    if inputs.schemas:
+        argv += ["--schemas", inputs.schemas]
     if inputs.token_env:
         argv += ["--token-env", inputs.token_env]
     if inputs.telemetry:

@@ -18,8 +18,10 @@ import requests
 
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
-from issueops.core.errors import ConfigError, UserError
-from issueops.core.options import Options
+from issueops.core.errors import ConfigError, Interrupted, UserError
+from issueops.core.model import WorkItem
+from issueops.core.options import Options, check_api_url, check_repo
+from issueops.core.states import current_state
 from issueops.github.cache import EtagCache
 from issueops.github.clock import Clock, SystemClock
 from issueops.github.governor import Governor, GovernorSettings
@@ -36,6 +38,7 @@ from issueops.pipeline import (
 )
 from issueops.run_figures import run_figures
 from issueops.runner import Runner, RunSummary, Runtime, Stage
+from issueops.snapshot import is_managed
 from issueops.sources.base import Fetch, FetchError, FetchResult
 from issueops.telemetry.export import RunExporter
 from issueops.telemetry.sink import TelemetrySink
@@ -67,6 +70,70 @@ def _require(value: str | None, what: str) -> str:
     if not value:
         raise UserError(what)
     return value
+
+
+@dataclass(frozen=True)
+class ProgressTick:
+    """What a progress display shows: where the run is and what it has cost so far."""
+
+    stage: str
+    done: int
+    total: int
+    requests: int
+    waits: int
+    waited_seconds: float
+    waiting: float = 0.0  # seconds of the wait starting now (rate limit, backoff), else 0
+
+
+ShowProgress = Callable[[ProgressTick], None]
+
+
+def _metered(show: ShowProgress | None, governor: Governor) -> Callable[[str, int, int], None]:
+    """The runner's (stage, done, total) with the governor's counts added, for `show`."""
+    if show is None:
+        return lambda stage, done, total: None
+
+    def tick(stage: str, done: int, total: int) -> None:
+        stats = governor.stats
+        show(ProgressTick(stage, done, total, stats.requests_made, stats.waits, stats.waited_seconds))
+
+    return tick
+
+
+class StopRequest:
+    """Set by the first Ctrl-C: the run finishes the item in hand and starts no other."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request(self, reason: str = "interrupted (Ctrl-C)") -> None:
+        self.reason = self.reason or reason
+
+
+class InterruptibleBudget:
+    """The governor as the runner's budget, plus the stop request checked before every item."""
+
+    def __init__(self, governor: Governor, stop: StopRequest) -> None:
+        self.governor = governor
+        self.stop = stop
+
+    @property
+    def requests_made(self) -> int:
+        return self.governor.requests_made
+
+    @property
+    def requests_counted(self) -> int:
+        return self.governor.requests_counted
+
+    def can_afford(self, requests: int) -> bool:
+        return self.governor.can_afford(requests)
+
+    @contextmanager
+    def item_scope(self, estimated_requests: int) -> Iterator[None]:
+        if self.stop.reason:
+            raise Interrupted(self.stop.reason)
+        with self.governor.item_scope(estimated_requests):
+            yield
 
 
 def server_now(governor: Governor) -> datetime | None:
@@ -108,7 +175,8 @@ def open_session(
     port_factory: Callable[[Governor], GitHubPort] | None = None,
     cache_path: Path | None = None,
 ) -> Iterator[Session]:
-    repo = _require(opts.repo, "no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    repo = check_repo(opts.repo)
+    api_url = check_api_url(opts.api_url)
     cache_path = cache_path or Path(config.api.cache_path)
     telemetry = TelemetrySink(
         opts.telemetry_dir, repo, command=command, secret_env=("GITHUB_TOKEN", opts.token_env)
@@ -131,9 +199,7 @@ def open_session(
             opts.token,
             f"no token: set ${opts.token_env} (or pass --token-env NAME) to a token with issues:write",
         )
-        port = PyGithubAdapter(
-            repo, api_url=opts.api_url, token=token, governor=governor, dry_run=opts.dry_run
-        )
+        port = PyGithubAdapter(repo, api_url=api_url, token=token, governor=governor, dry_run=opts.dry_run)
     session = Session(port=port, governor=governor, telemetry=telemetry)
     try:
         yield session
@@ -174,8 +240,15 @@ def run_stages(
     port_factory: Callable[[Governor], GitHubPort] | None = None,
     fetch: Fetch = http_fetch,
     cache_path: Path | None = None,
+    stop: StopRequest | None = None,
+    progress: ShowProgress | None = None,
 ) -> RunSummary:
-    """Run the named stages in order, in one run (one run id, one snapshot, one budget)."""
+    """Run the named stages in order, in one run (one run id, one snapshot, one budget).
+
+    `stop` (set by the CLI's Ctrl-C handler) ends the run between items; a second Ctrl-C
+    (KeyboardInterrupt) ends it at once. Either way the run is recorded as interrupted.
+    """
+    stop = stop or StopRequest()
     command = command or " ".join(names)
     config, workflows, templates = load_definitions(opts)
     started = time.monotonic()
@@ -188,9 +261,9 @@ def run_stages(
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
         bot = opts.bot_login or config.bot_login or session.port.whoami().login
         rt = Runtime(
-            repo=_require(opts.repo, "no repository"),
+            repo=check_repo(opts.repo),
             port=session.port,
-            budget=session.governor,
+            budget=InterruptibleBudget(session.governor, stop),
             telemetry=tel,
             config=config,
             workflows=workflows,
@@ -202,8 +275,8 @@ def run_stages(
             base_branch=config.default_branch or session.port.default_branch(),
             templates=templates,
         )
-        rt.html_base = _html_base(opts.api_url)
-        runner = Runner(rt, summary)
+        rt.html_base = html_base(opts.api_url)
+        runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
         if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
             for line in finish_interrupted(rt):
                 summary.rows.append(_repair_row(line))
@@ -211,9 +284,14 @@ def run_stages(
         try:
             for stage in build_stages(names, event_item=event_item, fetch=fetch, models=models):
                 runner.run_stage(stage)
+        except Interrupted as exc:
+            summary.interrupted = str(exc)
+        except KeyboardInterrupt:
+            summary.interrupted = "interrupted (Ctrl-C twice: stopped inside an item)"
         finally:
             if models is not None:
                 models.api.close()
+        _record_states(rt, tel)
         summary.orphans = rt.orphans
         summary.model = models.summary() if models is not None else None
         summary.requests_made = session.governor.requests_made
@@ -233,11 +311,40 @@ def run_stages(
             duration_ms=summary.duration_ms,
             exit_code=summary.exit_code,
             **model_fields,
+            **_interrupted_fields(summary),
         )
         exporter.finish(
             run_figures(rt, summary, runner.created, run_id=tel.run_id, finished_at=datetime.now(UTC))
         )
     return summary
+
+
+def states_now(items: Sequence[WorkItem], needs_human_label: str) -> tuple[dict[str, int], int]:
+    """Open items by their current state label (`none`: no or several state labels), and how many
+    carry the needs-human label: what the report shows as "now", never-transitioned items included."""
+    counts: dict[str, int] = {}
+    flagged = 0
+    for item in items:
+        state = current_state(item.labels)
+        name = state.value if state is not None else "none"
+        counts[name] = counts.get(name, 0) + 1
+        flagged += needs_human_label in item.labels
+    return counts, flagged
+
+
+def _record_states(rt: Runtime, telemetry: TelemetrySink) -> None:
+    """`run.states` from the run's snapshot of open items (after its own writes), when it read one."""
+    snap = rt.snapshot
+    if snap is None or not snap.items:
+        return
+    items = [s.item for s in snap.items.values() if s.item.state == "open" and is_managed(s.item)]
+    counts, flagged = states_now(items, rt.config.labels.needs_human)
+    telemetry.emit("run.states", states=counts, needs_human=flagged, open_items=len(items))
+
+
+def _interrupted_fields(summary: RunSummary) -> dict[str, Any]:
+    """`interrupted` on the run.completed line of a run stopped by Ctrl-C (absent otherwise)."""
+    return {"interrupted": summary.interrupted} if summary.interrupted else {}
 
 
 def model_asker(
@@ -292,7 +399,8 @@ def _record(telemetry: TelemetrySink, event: str, fields: dict[str, object]) -> 
     telemetry.emit(event, item=item if isinstance(item, int) else None, **data)
 
 
-def _html_base(api_url: str) -> str:
+def html_base(api_url: str) -> str:
+    """The web address beside an API base: api.github.com -> github.com, HOST/api/v3 -> HOST."""
     url = api_url.rstrip("/")
     if url == "https://api.github.com":
         return "https://github.com"

@@ -48,6 +48,7 @@ def iso(when: datetime | None) -> str | None:
 
 def _comment(comment: Comment) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "id": comment.id,
         "user": comment.author.login,
         "body": comment.body,
         "created_at": iso(comment.created_at),

@@ -3,45 +3,106 @@ errors to exit codes (0 done, 1 user error or failed items, 2 usage, 3 internal)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from issueops import __version__
-from issueops.core.errors import ConfigError, IssueOpsError, UserError
+from issueops.core.errors import ConfigError, IssueOpsError, Problem, UserError
 from issueops.core.options import DEFAULT_API_URL, Options
+
+if TYPE_CHECKING:
+    from issueops.app import ProgressTick, StopRequest
+    from issueops.runner import RunSummary
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
+def _env() -> dict[str, str]:
+    ctx = click.get_current_context(silent=True)
+    opts = ctx.find_object(Options) if ctx is not None else None
+    return opts.env if opts is not None else dict(os.environ)
+
+
+def _command_name() -> str:
+    ctx = click.get_current_context(silent=True)
+    return " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
+
+
+def _fail(message: str, code: int, *, fix: str = "", annotations: Sequence[str] = ()) -> NoReturn:
+    """Print the error (annotations on a runner), and on a runner still write the step summary and
+    outputs, so that a failed run reports like any other; then exit with `code`."""
+    from issueops import actions_env
+    from issueops.output import markdown_error
+
+    env = _env()
+    on_runner = actions_env.in_actions(env)
+    if on_runner:
+        shown = [*annotations] or [
+            actions_env.annotate("error", message + (f" (fix: {fix})" if fix else ""), title="issueops")
+        ]
+        for line in shown:
+            click.echo(line, err=True)
+    if annotations or not on_runner:
+        click.echo(message, err=True)
+    if fix:
+        click.echo(f"  fix: {fix}", err=True)
+    if on_runner:
+        command = _command_name()
+        actions_env.append_step_summary(env, markdown_error(command, message, fix, code))
+        actions_env.set_outputs(env, actions_env.error_outputs(command, code, message))
     sys.exit(code)
 
 
+def _problem_annotations(problems: Sequence[Problem]) -> list[str]:
+    from issueops.actions_env import annotate
+
+    return [
+        annotate(
+            "error",
+            p.message,
+            p.path,
+            p.line if p.line >= 1 else None,
+            col=p.col if p.col >= 1 else None,
+            title="issueops validate",
+        )
+        for p in problems
+    ]
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """User errors: a message and exit 1, no traceback. Anything unexpected: traceback, exit 3."""
+    """User errors: a message and exit 1, no traceback. Ctrl-C: 130. Anything unexpected: 3."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-            click.echo(f"{len(exc.problems)} error(s); nothing was written.", err=True)
-            sys.exit(exc.exit_code)
+            if not in_actions_env():
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+            _fail(
+                f"{len(exc.problems)} error(s); nothing was written.",
+                exc.exit_code,
+                annotations=_problem_annotations(exc.problems) if exc.problems else (),
+            )
         except IssueOpsError as exc:
-            hint = getattr(exc, "hint", "")
-            _fail(f"error: {exc}" + (f"\n  fix: {hint}" if hint else ""), exc.exit_code)
+            _fail(f"error: {exc}", exc.exit_code, fix=getattr(exc, "hint", ""))
+        except KeyboardInterrupt:
+            _fail("interrupted (Ctrl-C): stopped before the run began its work; nothing was written.", 130)
         except click.exceptions.Exit:
             raise
         except (click.ClickException, click.Abort):
@@ -49,9 +110,37 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except Exception:
             traceback.print_exc()
             _fail("internal error: this is a bug in issueops; the traceback above says where.", 3)
-        raise AssertionError("unreachable")
 
     return wrapper
+
+
+def in_actions_env() -> bool:
+    from issueops.actions_env import in_actions
+
+    return in_actions(_env())
+
+
+@contextmanager
+def ctrl_c_stops_between_items() -> Iterator[StopRequest]:
+    """The first Ctrl-C lets the item in hand finish and starts no other; a second stops at once."""
+    from issueops.app import StopRequest
+
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stop.reason:
+            raise KeyboardInterrupt
+        stop.request()
+        click.echo("\ninterrupted: finishing the item in hand, then stopping (again: at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _options(ctx: click.Context) -> Options:
@@ -67,61 +156,111 @@ def _emit(opts: Options, summary: dict[str, Any], human: str) -> None:
         click.echo(human)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _global_params() -> list[click.Option]:
+    """The options every command takes, before or after its name (`issueops assign --dry-run`)."""
+    return [
+        click.Option(["--repo"], envvar="GITHUB_REPOSITORY", help="OWNER/NAME [default: $GITHUB_REPOSITORY]"),
+        click.Option(
+            ["--api-url"],
+            envvar="GITHUB_API_URL",
+            default=DEFAULT_API_URL,
+            show_default=True,
+            help="REST base URL (GitHub Enterprise, the sandbox) [env: GITHUB_API_URL]",
+        ),
+        click.Option(
+            ["--token-env"],
+            default="GITHUB_TOKEN",
+            show_default=True,
+            help="Name of the environment variable holding the token (never printed).",
+        ),
+        click.Option(
+            ["--config", "config_path"],
+            type=click.Path(path_type=Path),
+            default=Path(".github/issueops.yml"),
+            show_default=True,
+            help="Pipeline configuration.",
+        ),
+        click.Option(
+            ["--schemas", "schemas_dir"],
+            type=click.Path(path_type=Path),
+            default=Path("workflow_schemas"),
+            show_default=True,
+            help="Workflow definitions.",
+        ),
+        click.Option(
+            ["--telemetry", "telemetry_dir"],
+            type=click.Path(path_type=Path),
+            default=Path("telemetry"),
+            show_default=True,
+            help="Where JSONL events go.",
+        ),
+        click.Option(["--dry-run"], is_flag=True, help="Plan and print; send no write request at all."),
+        click.Option(
+            ["--json", "json_output"], is_flag=True, help="One JSON document on stdout (the run summary)."
+        ),
+        click.Option(["--limit"], type=click.IntRange(min=0), help="At most N work items changed this run."),
+        click.Option(["--max-requests"], type=click.IntRange(min=1), help="API request budget for this run."),
+        click.Option(
+            ["--max-seconds"],
+            type=click.IntRange(min=1),
+            help="Wall-clock budget for this run: no item starts after it (config api.max_run_seconds).",
+        ),
+        click.Option(
+            ["--bot-login"],
+            envvar="ISSUEOPS_BOT_LOGIN",
+            help="The token's own login (github-actions[bot], <app-slug>[bot]): an installation token "
+            "cannot read it from the API [env: ISSUEOPS_BOT_LOGIN; else config bot_login; else GET /user]",
+        ),
+    ]
+
+
+GLOBAL_NAMES = frozenset(str(p.name) for p in _global_params())
+
+
+def _taking_global_options(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command's callback: global options typed after the command win over those before.
+
+    Only values typed on the command line count here: defaults and the environment were already
+    resolved by the group, so `issueops --repo a/b assign` keeps `a/b`.
+    """
+
+    @wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        typed = {
+            name: kwargs.pop(name)
+            for name in list(kwargs)
+            if name in GLOBAL_NAMES and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        }
+        for name in GLOBAL_NAMES:
+            kwargs.pop(name, None)
+        parent = ctx.find_object(Options)
+        if parent is not None:
+            ctx.obj = dataclasses.replace(parent, **typed) if typed else parent
+        return callback(*args, **kwargs)
+
+    return wrapper
+
+
+class GlobalOptionsGroup(click.Group):
+    """A group whose every command (and every sub-group's command) also takes the global options."""
+
+    group_class = type  # sub-groups are GlobalOptionsGroup too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group) and cmd.callback is not None:
+            cmd.callback = _taking_global_options(cmd.callback)
+            cmd.params.extend(_global_params())
+        super().add_command(cmd, name)
+
+
+@click.group(
+    cls=GlobalOptionsGroup,
+    params=_global_params(),
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="The options above may also be given after the command (issueops assign --dry-run).",
+)
 @click.version_option(__version__, prog_name="issueops")
-@click.option("--repo", envvar="GITHUB_REPOSITORY", help="OWNER/NAME [default: $GITHUB_REPOSITORY]")
-@click.option(
-    "--api-url",
-    envvar="GITHUB_API_URL",
-    default=DEFAULT_API_URL,
-    show_default=True,
-    help="REST base URL (GitHub Enterprise, the sandbox) [env: GITHUB_API_URL]",
-)
-@click.option(
-    "--token-env",
-    default="GITHUB_TOKEN",
-    show_default=True,
-    help="Name of the environment variable holding the token (never printed).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=Path(".github/issueops.yml"),
-    show_default=True,
-    help="Pipeline configuration.",
-)
-@click.option(
-    "--schemas",
-    "schemas_dir",
-    type=click.Path(path_type=Path),
-    default=Path("workflow_schemas"),
-    show_default=True,
-    help="Workflow definitions.",
-)
-@click.option(
-    "--telemetry",
-    "telemetry_dir",
-    type=click.Path(path_type=Path),
-    default=Path("telemetry"),
-    show_default=True,
-    help="Where JSONL events go.",
-)
-@click.option("--dry-run", is_flag=True, help="Plan and print; send no write request at all.")
-@click.option("--json", "json_output", is_flag=True, help="One JSON document on stdout (the run summary).")
-@click.option("--limit", type=click.IntRange(min=0), help="At most N work items changed this run.")
-@click.option("--max-requests", type=click.IntRange(min=1), help="API request budget for this run.")
-@click.option(
-    "--max-seconds",
-    type=click.IntRange(min=1),
-    help="Wall-clock budget for this run: no item starts after it (config api.max_run_seconds).",
-)
-@click.option(
-    "--bot-login",
-    envvar="ISSUEOPS_BOT_LOGIN",
-    help="The token's own login (github-actions[bot], <app-slug>[bot]): an installation token "
-    "cannot read it from the API [env: ISSUEOPS_BOT_LOGIN; else config bot_login; else GET /user]",
-)
 @click.pass_context
 def main(ctx: click.Context, /, **kwargs: Any) -> None:
     """IssueOps automation: monitor intake, assign, process and approve work items on GitHub."""
@@ -139,9 +278,24 @@ def validate(ctx: click.Context) -> None:
     from issueops.config.validate import validate_all
 
     opts = _options(ctx)
+    if not opts.config_path.is_file() and not opts.config_path.is_dir():
+        problem = Problem(
+            str(opts.config_path),
+            0,
+            0,
+            "the config file does not exist; copy .github/issueops.yml from issueops (README, "
+            "Install) or pass --config PATH",
+        )
+        raise ConfigError([problem])
     report = validate_all(opts.config_path, opts.schemas_dir)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    if in_actions_env():
+        from issueops.actions_env import annotate
+
+        for w in report.warnings:
+            click.echo(annotate("warning", w.message, w.path, w.line or None, col=w.col or None), err=True)
+    elif opts.json_output:
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
     if report.problems:
         if opts.json_output:
             click.echo(json.dumps(report.summary(), indent=2, sort_keys=True, default=str))
@@ -180,18 +334,99 @@ item_option = click.option(
 )
 
 
-def _finish(opts: Options, summary: Any) -> None:
-    """Print the summary, mirror it into the Actions step summary and outputs, exit 0 or 1."""
+def _finish(opts: Options, summary: RunSummary) -> None:
+    """Print the summary; on a runner also annotate failed items and write the step summary and
+    outputs; exit 0, 1 (failed items) or 130 (interrupted)."""
     from issueops import actions_env
-    from issueops.output import human_summary, markdown_summary
+    from issueops.app import html_base
+    from issueops.output import human_summary, item_linker, markdown_summary
 
     data = summary.as_dict()
     _emit(opts, data, human_summary(summary))
     if actions_env.in_actions(opts.env):
-        actions_env.append_step_summary(opts.env, markdown_summary(summary))
-        actions_env.set_outputs(opts.env, actions_env.summary_outputs(data))
+        for failure in summary.failures:
+            target = failure["target"]
+            shown = f"#{target}" if isinstance(target, int) else str(target)
+            click.echo(
+                actions_env.annotate(
+                    "error",
+                    f"{shown}: {failure['failure_code']}: {failure['message']} (fix: {failure['hint']})",
+                    title=f"issueops {summary.command}: {failure['stage']} failed",
+                ),
+                err=True,
+            )
+        link = item_linker(html_base(opts.api_url), opts.repo) if opts.repo else None
+        markdown = markdown_summary(summary, link=link) if link else markdown_summary(summary)
+        actions_env.append_step_summary(opts.env, markdown)
+        full_at = _save_full_summary(opts, data)
+        actions_env.set_outputs(opts.env, actions_env.summary_outputs(data, full_at=full_at))
     if summary.exit_code:
         sys.exit(summary.exit_code)
+
+
+def _save_full_summary(opts: Options, data: dict[str, Any]) -> str:
+    """The whole summary beside the telemetry (the workflows upload it with it) when the `summary`
+    output would have to be cut; returns where it is, or "" when the output holds it all."""
+    from issueops.actions_env import SUMMARY_OUTPUT_LIMIT
+
+    text = json.dumps(data, indent=1, sort_keys=True, default=str)
+    if len(text.encode()) <= SUMMARY_OUTPUT_LIMIT:
+        return ""
+    run = opts.env.get("GITHUB_RUN_ID", "local") + "-" + opts.env.get("GITHUB_RUN_ATTEMPT", "1")
+    path = opts.telemetry_dir / "summaries" / f"{data['command'].replace(' ', '-')}-{run}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return f"{path} in this run's telemetry artifact"
+
+
+class ProgressDisplay:
+    """click's progress bar on stderr, one bar per stage: items done/total, ETA, requests, waits.
+
+    Shown only on a terminal outside Actions (a log file or a runner's log gets nothing)."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar: Any = None
+        self.shown = 0
+
+    @staticmethod
+    def wanted(env: dict[str, str]) -> bool:
+        from issueops.actions_env import in_actions
+
+        return sys.stderr.isatty() and not in_actions(env) and env.get("TERM") != "dumb"
+
+    def __call__(self, tick: ProgressTick) -> None:
+        if tick.stage != self.stage:
+            self.close()
+            self.stage, self.shown = tick.stage, 0
+            self.bar = click.progressbar(
+                length=max(tick.total, 1),
+                label=f"{tick.stage:>8}",
+                file=sys.stderr,
+                show_eta=True,
+                show_pos=True,
+                item_show_func=lambda text: text,
+            )
+        extra = f"{tick.requests} requests"
+        if tick.waits:
+            extra += f", {tick.waits} waits ({tick.waited_seconds:.0f} s)"
+        self.bar.update(max(tick.done - self.shown, 0), extra)
+        self.shown = max(tick.done, self.shown)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+@contextmanager
+def progress_display(opts: Options) -> Iterator[ProgressDisplay | None]:
+    display = ProgressDisplay() if ProgressDisplay.wanted(opts.env) else None
+    try:
+        yield display
+    finally:
+        if display is not None:
+            display.close()
 
 
 def _stage_command(name: str, stages: tuple[str, ...], doc: str) -> None:
@@ -205,7 +440,9 @@ def _stage_command(name: str, stages: tuple[str, ...], doc: str) -> None:
         from issueops.app import run_stages
 
         opts = replace(_options(ctx), item=item)
-        _finish(opts, run_stages(opts, stages, command=name))
+        with ctrl_c_stops_between_items() as stop, progress_display(opts) as progress:
+            summary = run_stages(opts, stages, command=name, stop=stop, progress=progress)
+        _finish(opts, summary)
 
 
 _stage_command("monitor", ("monitor",), "Run the intake sources; open or update work items (deduplicated).")
@@ -250,7 +487,11 @@ def commands_cmd(ctx: click.Context, event_path: Path | None, item: int | None) 
         if event_item is None:
             click.echo(f"{event_path}: not an issue event; nothing to do.", err=True)
             return
-    _finish(opts, run_stages(opts, ("commands",), command="commands", event_item=event_item))
+    with ctrl_c_stops_between_items() as stop, progress_display(opts) as progress:
+        summary = run_stages(
+            opts, ("commands",), command="commands", event_item=event_item, stop=stop, progress=progress
+        )
+    _finish(opts, summary)
 
 
 @main.group()
@@ -345,7 +586,13 @@ def snapshot_cmd(ctx: click.Context, out: Path) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The proposed workflow_schemas/ [default: the current one].",
 )
-@click.option("--hours", type=click.IntRange(min=1, max=24 * 14), default=24, show_default=True)
+@click.option(
+    "--hours",
+    type=click.IntRange(min=1, max=24 * 14),
+    default=24,
+    show_default=True,
+    help="Simulated hours; the pipeline runs once an hour.",
+)
 @click.pass_context
 @handle_errors
 def whatif_cmd(
@@ -443,7 +690,7 @@ def _eval_row(row: Any) -> dict[str, Any]:
 
 @main.group()
 def telemetry() -> None:
-    """The JSONL telemetry: verify the hash chain."""
+    """The JSONL telemetry: verify the hash chain, fetch the published runs."""
 
 
 @telemetry.command("verify")
@@ -458,6 +705,22 @@ def telemetry_verify(ctx: click.Context) -> None:
     _emit(opts, result.summary(), result.human())
     if not result.ok:
         raise UserError(f"telemetry under {opts.telemetry_dir} failed verification (see above)")
+
+
+@telemetry.command("fetch")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch from.")
+@click.option(
+    "--branch", default="issueops-telemetry", show_default=True, help="The branch the workflows publish to."
+)
+@click.pass_context
+@handle_errors
+def telemetry_fetch(ctx: click.Context, remote: str, branch: str) -> None:
+    """Copy the runs published on the telemetry branch into --telemetry (needs git; run it in a clone)."""
+    from issueops.telemetry.fetch import fetch_telemetry
+
+    opts = _options(ctx)
+    result = fetch_telemetry(opts.telemetry_dir, remote=remote, branch=branch)
+    _emit(opts, result.summary(), result.human())
 
 
 @main.command()

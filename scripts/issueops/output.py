@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from issueops.core.markdown import table_cell
@@ -43,11 +43,19 @@ def human_summary(summary: RunSummary) -> str:
     )
     if summary.model is not None:
         lines.append(model_line(summary.model))
-    if summary.budget_stop:
-        lines.append(f"stopped early to respect the API budget ({summary.budget_stop}); deferred:")
-        lines.append("  " + ", ".join(summary.deferred))
-    elif summary.deferred:
-        lines.append(f"deferred by --limit: {', '.join(summary.deferred)}")
+    if summary.deferred:
+        head, first = deferred_overview(summary.deferred)
+        why = (
+            f"stopped early to respect the API budget ({summary.budget_stop})"
+            if summary.budget_stop
+            else "deferred by --limit"
+        )
+        lines.append(f"{why}; deferred: {head}")
+        lines.append("  " + ", ".join(first))
+    elif summary.budget_stop:
+        lines.append(f"stopped early to respect the API budget ({summary.budget_stop})")
+    if summary.interrupted:
+        lines.append(f"INTERRUPTED: {summary.interrupted}; the next run picks up the rest.")
     lines += _orphan_lines(summary)
     for failure in summary.failures:
         lines.append(
@@ -76,10 +84,50 @@ def _orphan_lines(summary: RunSummary) -> list[str]:
     return [f"{title}:", *(f"  {line}" for line in found)]
 
 
-def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
+ItemLink = Callable[[str], str]
+
+
+def _plain(target: str) -> str:
+    return target
+
+
+def item_linker(html_base: str, repo: str) -> ItemLink:
+    """`#42` -> a Markdown link to the issue; any other target (an intake key) is left as text."""
+    base = f"{html_base.rstrip('/')}/{repo}/issues/"
+
+    def link(target: str) -> str:
+        number = target[1:] if target.startswith("#") else target
+        return f"[#{number}]({base}{number})" if number.isdigit() else table_cell(target)
+
+    return link
+
+
+def _details(summary_line: str, body: list[str], *, open_at: int, count: int) -> list[str]:
+    """Short lists inline; a long one folded in `<details>` so the page stays readable."""
+    if count <= open_at:
+        return body
+    return ["<details>", f"<summary>{summary_line}</summary>", "", *body, "", "</details>", ""]
+
+
+def deferred_overview(deferred: Sequence[str], *, shown: int = 20) -> tuple[str, list[str]]:
+    """`assign: 1,200 items, process: 3 items` and the first `shown` entries (the rest counted)."""
+    per_stage: dict[str, int] = {}
+    for entry in deferred:
+        stage = entry.partition(":")[0]
+        per_stage[stage] = per_stage.get(stage, 0) + 1
+    head = ", ".join(f"{stage}: {n:,} item(s)" for stage, n in per_stage.items())
+    first = list(deferred[:shown])
+    if len(deferred) > shown:
+        first.append(f"... and {len(deferred) - shown:,} more")
+    return head, first
+
+
+def markdown_summary(summary: RunSummary, *, max_rows: int = 500, link: ItemLink = _plain) -> str:
     """For the Actions step summary: counts, the plan (when dry-run) or changes, what was deferred."""
     mode = "dry run" if summary.dry_run else "live"
     out = [f"## issueops {summary.command} ({mode})", ""]
+    if summary.interrupted:
+        out += [f"> **Interrupted**: {summary.interrupted}. The counts below are up to that point.", ""]
     out += ["| stage | seen | changed | failed | deferred |", "| --- | ---: | ---: | ---: | ---: |"]
     for name, c in summary.stages.items():
         out.append(f"| {name} | {c['seen']} | {c['changed']} | {c['failed']} | {c['deferred']} |")
@@ -91,24 +139,46 @@ def markdown_summary(summary: RunSummary, *, max_rows: int = 500) -> str:
     if summary.model is not None:
         out += [model_line(summary.model), ""]
     if summary.budget_stop:
-        out += [f"> Stopped early to respect the API budget: {summary.budget_stop}.", ""]
+        out += [f"> Stopped early to respect the API budget: {table_cell(summary.budget_stop)}.", ""]
     if summary.deferred:
-        out += [f"Deferred to the next run: {', '.join(summary.deferred[:200])}", ""]
+        head, first = deferred_overview(summary.deferred)
+        out += [f"Deferred to the next run: {head}.", ""]
+        body = [f"- {table_cell(entry)}" for entry in first]
+        out += _details(f"{len(summary.deferred):,} deferred", body, open_at=10, count=len(summary.deferred))
+        if len(summary.deferred) <= 10:
+            out.append("")
+    if summary.failures:
+        out += ["### Failed items", ""]
+        for failure in summary.failures:
+            out.append(
+                f"- **failed** {failure['stage']} {link(_target(failure['target']))}: "
+                f"`{failure['failure_code']}` ({failure['failure_class']}): {table_cell(failure['hint'])}"
+            )
+        out.append("")
     if summary.rows:
-        out += [f"### {'Plan' if summary.dry_run else 'Changes'}", ""]
-        out += ["| stage | item | action | detail |", "| --- | --- | --- | --- |"]
+        table = ["| stage | item | action | detail |", "| --- | --- | --- | --- |"]
         for row in summary.rows[:max_rows]:
-            out.append(f"| {row.stage} | {row.target} | {row.action} | {table_cell(row.detail)} |")
+            table.append(f"| {row.stage} | {link(row.target)} | {row.action} | {table_cell(row.detail)} |")
         if len(summary.rows) > max_rows:
-            out.append(f"\n_{len(summary.rows) - max_rows} more rows left out._")
+            table.append(f"\n_{len(summary.rows) - max_rows:,} more rows left out (`--json` has them all)._")
+        out += [f"### {'Plan' if summary.dry_run else 'Changes'}", ""]
+        out += _details(f"{len(summary.rows):,} rows", table, open_at=20, count=len(summary.rows))
     orphans = _orphan_lines(summary)
     if orphans:
         out += ["", f"### {orphans[0].rstrip(':')}", ""]
         out += [f"- {table_cell(line.strip())}" for line in orphans[1:]]
         out.append("")
-    for failure in summary.failures:
-        out.append(
-            f"- **failed** {failure['stage']} {failure['target']}: `{failure['failure_code']}` "
-            f"({failure['failure_class']}): {table_cell(failure['hint'])}"
-        )
+    return "\n".join(out) + "\n"
+
+
+def _target(target: object) -> str:
+    return f"#{target}" if isinstance(target, int) else str(target)
+
+
+def markdown_error(command: str, message: str, fix: str, exit_code: int) -> str:
+    """The step summary of a run that ended with an error before its summary existed."""
+    title = f"## issueops {command} failed" if command else "## issueops failed"
+    out = [f"{title} (exit {exit_code})", "", f"> {table_cell(message)}"]
+    if fix:
+        out += ["", f"**Fix:** {table_cell(fix)}"]
     return "\n".join(out) + "\n"

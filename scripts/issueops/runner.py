@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from issueops.apply import Applier, ItemState
@@ -77,6 +78,7 @@ class PlanRow:
     target: str
     action: str
     detail: str
+    fields: dict[str, Any] = field(default_factory=dict)  # the action's values, JSON-ready (--json)
 
 
 @dataclass
@@ -95,10 +97,13 @@ class RunSummary:
     requests_counted: int = 0
     duration_ms: int = 0
     orphans: dict[str, Any] | None = None  # the sweep's orphan report, when the sweep ran
+    interrupted: str | None = None  # why the run stopped before its end (Ctrl-C), or None
     model: dict[str, Any] | None = None  # GitHub Models use, when `assign.model` is on
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
         return 1 if self.items_failed else 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,6 +122,7 @@ class RunSummary:
             "failures": self.failures,
             "stages": self.stages,
             "budget_stop": self.budget_stop,
+            "interrupted": self.interrupted,
             "requests_made": self.requests_made,
             "requests_counted": self.requests_counted,
             "duration_ms": self.duration_ms,
@@ -151,27 +157,71 @@ class Runtime:
         return next((w for w in self.workflows if w.name == name), None)
 
 
-def describe(action: Action) -> tuple[str, str]:
-    """A short (verb, detail) for the plan table; never the full untrusted text."""
-    name = type(action).__name__
-    fields = {k: v for k, v in action.__dict__.items() if k not in {"item", "body", "files"}}
+def action_fields(action: Action) -> dict[str, Any]:
+    """The action's values as JSON data (lists, strings, numbers), never the full untrusted text."""
+    fields = {k: jsonable(v) for k, v in action.__dict__.items() if k not in {"item", "body", "files"}}
     if "files" in action.__dict__:
         fields["files"] = [path for path, _ in action.__dict__["files"]]
-    detail = ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    return fields
+
+
+def describe(action: Action) -> tuple[str, str]:
+    """A short (verb, detail) for the plan table: `labels=a, b`, never a Python repr."""
+    name = type(action).__name__
+    detail = ", ".join(f"{k}={_short(v)}" for k, v in action_fields(action).items())
     return name, detail
 
 
+def jsonable(value: Any) -> Any:
+    """Plain JSON data for a value of an action: tuples become lists, enums their value, etc."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in value.__dict__.items()}
+    return str(value)
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = str(value)
+    if isinstance(value, list):
+        text = ", ".join(_short(v, limit) for v in value) if value else "(none)"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {_short(v, limit)}" for k, v in value.items())
+    else:
+        text = str(value)
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+OnProgress = Callable[[str, int, int], None]
+"""Told (stage, units done, units total) when a stage has read its units and after each unit."""
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
 class Runner:
-    def __init__(self, rt: Runtime, summary: RunSummary, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rt: Runtime,
+        summary: RunSummary,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_progress: OnProgress = _no_progress,
+    ):
         self.rt = rt
         self.summary = summary
         self.clock = clock
+        self.on_progress = on_progress
         self.applier = Applier(
             rt.port, bot_login=rt.bot_login, emit=rt.telemetry.emit, base_branch=rt.base_branch
         )
@@ -191,7 +241,10 @@ class Runner:
             return
         if rt.item_filter is not None:
             units = [u for u in units if u.number in (None, rt.item_filter)]
+        self.on_progress(stage.name, 0, len(units))
         for index, unit in enumerate(units):
+            if index:
+                self.on_progress(stage.name, index, len(units))
             counts["seen"] += 1
             summary.items_seen += 1
             if rt.limit is not None and summary.items_changed >= rt.limit:
@@ -216,6 +269,7 @@ class Runner:
             except GitHubError as exc:
                 counts["failed"] += 1
                 self._fail(stage, unit, exc)
+        self.on_progress(stage.name, len(units), len(units))
 
     # --- bookkeeping --------------------------------------------------------------------------
 
@@ -233,7 +287,7 @@ class Runner:
         target = f"#{unit.number}" if unit.number is not None else unit.key
         for action in plan.actions:
             verb, detail = describe(action)
-            self.summary.rows.append(PlanRow(stage, target, verb, detail))
+            self.summary.rows.append(PlanRow(stage, target, verb, detail, action_fields(action)))
 
     def _defer(self, stage: str, units: list[WorkUnit], counts: dict[str, int]) -> None:
         for unit in units:

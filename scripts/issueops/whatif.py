@@ -16,7 +16,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,14 +142,30 @@ def _events_by_item(telemetry: Path) -> dict[tuple[int, str], int]:
     return counts
 
 
+@dataclass(frozen=True)
+class _Before:
+    """What existed before the simulation, so that only what it added is counted."""
+
+    numbers: frozenset[int]
+    comments: frozenset[int]
+
+
+def _before(sandbox: Sandbox) -> _Before:
+    return _Before(frozenset(sandbox.state.issues), frozenset(sandbox.state.comments))
+
+
 def _outcomes(
-    sandbox: Sandbox, bot: str, started: datetime, config: Config, telemetry: Path
+    sandbox: Sandbox, bot: str, before: _Before, config: Config, telemetry: Path
 ) -> dict[int, ItemOutcome]:
     state = sandbox.state
     events = _events_by_item(telemetry)
     opened_by_bot: Counter[int] = Counter()
     for issue in state.issues.values():
-        if issue.pull is not None and issue.user.casefold() == bot.casefold() and issue.created_at >= started:
+        if (
+            issue.pull is not None
+            and issue.user.casefold() == bot.casefold()
+            and issue.number not in before.numbers
+        ):
             head = issue.pull.head_ref
             prefix, _, rest = head.partition("/")
             number = rest.split("-", 1)[0]
@@ -180,7 +195,7 @@ def _outcomes(
             state=label_state if issue.state == "open" else f"{label_state} (closed)",
             approvals_needed=needed,
             comments=sum(
-                1 for c in comments if c.user.casefold() == bot.casefold() and c.created_at >= started
+                1 for c in comments if c.user.casefold() == bot.casefold() and c.id not in before.comments
             ),
             prs=opened_by_bot[issue.number],
             reminders=events[(issue.number, "sla.reminder")],
@@ -219,7 +234,7 @@ def simulate(
         item=None,
     )
     clock = LinkedClock(read=sandbox.clock.now, advance=sandbox.clock.advance)
-    started = sandbox.clock.now()
+    before = _before(sandbox)
     failed: list[str] = []
     with activate(sandbox):
         for hour in range(hours):
@@ -237,7 +252,7 @@ def simulate(
     ledger = list(sandbox.ledger)
     return Side(
         name,
-        _outcomes(sandbox, bot, started, config, telemetry),
+        _outcomes(sandbox, bot, before, config, telemetry),
         requests=len(ledger),
         counted=sum(1 for e in ledger if e.counted),
         writes=sum(1 for e in ledger if e.write),

@@ -26,7 +26,7 @@ from issueops.core.errors import ConfigError
 from issueops.core.states import State, current_state
 from issueops.demo import DemoWeb
 from issueops.sandbox import Sandbox
-from issueops.sandbox.scenario import from_scenario
+from issueops.sandbox.scenario import build_sandbox, from_scenario, load_scenario
 from issueops.sources.base import FetchError, FetchResult
 
 # Three triage items, two workflows: two low-risk content reviews (autonomous: processed, PR
@@ -136,6 +136,36 @@ def test_second_run_on_the_demo_sends_no_write(tmp_path: Path) -> None:
     assert (again.items_changed, again.items_failed, again.rows) == (0, 0, [])
     assert state_of(w.sandbox) == before_state
     assert not duplicates(w.sandbox)
+
+
+def test_demo_items_behind_a_full_first_page_are_read_through_githubs_link_urls(tmp_path: Path) -> None:
+    """110 held items first: the demo's items are all on page 2, reached only through the
+    `Link: rel="next"` URL (`/repositories/{id}/issues?...`, as GitHub writes it). They must be
+    processed as on one page, and a run with nothing new reads every page as a free 304."""
+    data = dict(load_scenario(DEMO_SCENARIO))
+    held = [{"title": f"Parked {n}", "labels": ["state::triage", "issueops::hold"]} for n in range(110)]
+    data["issues"] = held + list(data["issues"])
+    w = world(build_sandbox(data), tmp_path, fetch=DemoWeb())
+    w.run()
+    for _ in range(3):
+        if not _approve_waiting(w):
+            break
+        w.run()
+    w.run()
+    done = sum(1 for i in w.sandbox.issues.values() if current_state(i.labels) is State.DONE)
+    assert done >= 10, "items on page 2 must be carried to done as on page 1"
+    by_id = f"/repositories/{w.sandbox.state.repo.id}/issues"
+    assert any(e.path.startswith(by_id) for e in w.sandbox.ledger), "page 2 is read through Link"
+    w.run()  # reads the pages the last run's own comments changed
+    before_writes, before_seq = w.bot_writes(), len(w.sandbox.ledger)
+
+    again = w.run()
+
+    assert w.bot_writes() == before_writes
+    assert (again.items_changed, again.items_failed) == (0, 0)
+    second_pages = [e for e in list(w.sandbox.ledger)[before_seq:] if e.path.startswith(by_id)]
+    assert len(second_pages) >= 2, "the quiet run still reads page 2 of the items and the comments"
+    assert {(e.status, e.counted) for e in second_pages} == {(304, False)}
 
 
 # --- 2. crash-safe -------------------------------------------------------------------------------

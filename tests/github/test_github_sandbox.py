@@ -505,4 +505,56 @@ def test_enterprise_style_base_url_with_path_prefix() -> None:
     with activate(sandbox):
         port = World(sandbox).adapter()
         assert len(port.list_items()) == 150  # two pages, the second through the Link header
-    assert [e.path.split("?")[0] for e in sandbox.ledger] == ["/repos/acme/ops/issues"] * 2
+    assert [e.path.split("?")[0] for e in sandbox.ledger] == [
+        "/repos/acme/ops/issues",
+        f"/repositories/{sandbox.state.repo.id}/issues",  # GitHub's own next-page URL
+    ]
+
+
+# --- the real Link shape: next pages are /repositories/{id}/... URLs --------------------------------
+
+
+def _add_items(world: World, count: int) -> None:
+    for n in range(count):
+        world.sandbox.add_issue(f"more {n}", None, "alice")
+
+
+def test_next_pages_follow_repositories_id_urls_and_come_back_304(world: World) -> None:
+    """Page 2 comes from GitHub's own Link URL; the ETag cache must serve it again as a 304."""
+    _add_items(world, 145)
+    port = world.adapter()
+    assert len(port.list_items()) == 150
+    by_id = f"/repositories/{world.sandbox.state.repo.id}/issues"
+    assert [(p, s) for _, p, s, _ in world.served(0)] == [("/repos/acme/ops/issues", 200), (by_id, 200)]
+    before = world.mark()
+    assert len(port.list_items()) == 150
+    assert [(p, s, c) for _, p, s, c in world.served(before)] == [
+        ("/repos/acme/ops/issues", 304, False),
+        (by_id, 304, False),
+    ]
+
+
+def test_a_change_on_a_repositories_id_page_is_seen(world: World) -> None:
+    """A cached page 2 must not hide an edit to an item on it (its ETag changes: a 200)."""
+    _add_items(world, 145)
+    port = world.adapter()
+    port.list_items()
+    world.sandbox.state.issues[120].title = "edited on page two"
+    before = world.mark()
+    items = port.list_items()
+    assert [s for _, _, s, _ in world.served(before)] == [304, 200]
+    assert any(i.title == "edited on page two" for i in items)
+
+
+def test_growth_past_a_full_cached_page_two_reads_page_three(world: World) -> None:
+    """Page 2 full and cached (its Link has no next): the 201st item is still found."""
+    _add_items(world, 195)
+    port = world.adapter()
+    assert len(port.list_items()) == 200
+    world.sandbox.add_issue("the 201st", None, "alice")
+    items = port.list_items()
+    assert len(items) == 201
+    assert items[-1].title == "the 201st"
+    before = world.mark()
+    assert len(port.list_items()) == 201
+    assert [s for _, _, s, _ in world.served(before)] == [304, 304, 304]

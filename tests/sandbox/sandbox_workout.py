@@ -51,6 +51,8 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
 
     # --- identity and access -------------------------------------------------------------
     r["rate_limit"] = call("GET", "/rate_limit", expect=200)
+    r["root"] = call("GET", "/", expect=200)
+    call("GET", "/", None, expect=200)
     r["user"] = call("GET", "/user", expect=200)
     call("GET", "/user", None, expect=401)
     r["repo"] = call("GET", REPO, expect=200)
@@ -186,6 +188,14 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
         "POST", f"{REPO}/issues/comments/{comment_id}/reactions", json={"content": "+1"}, expect=201
     )
     r["reactions_comment"] = call("GET", f"{REPO}/issues/comments/{comment_id}/reactions", expect=200)
+    heart = call(
+        "POST", f"{REPO}/issues/comments/{comment_id}/reactions", json={"content": "heart"}, expect=201
+    ).json()["id"]
+    call("DELETE", f"{REPO}/issues/comments/{comment_id}/reactions/{heart}", "admin", expect=403)
+    call("DELETE", f"{REPO}/issues/comments/{comment_id}/reactions/{heart}", expect=204)
+    call("DELETE", f"{REPO}/issues/comments/{comment_id}/reactions/{heart}", expect=404)
+    rocket = call("POST", f"{REPO}/issues/1/reactions", json={"content": "rocket"}, expect=201).json()["id"]
+    call("DELETE", f"{REPO}/issues/1/reactions/{rocket}", expect=204)
 
     # --- assignees, events, timeline ---------------------------------------------------------------
     r["assigned"] = call(
@@ -209,6 +219,9 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
     main_sha = r["ref_main"].json()["object"]["sha"]
     call("GET", f"{REPO}/git/ref/heads/nope", expect=404)
     r["matching_refs"] = call("GET", f"{REPO}/git/matching-refs/heads/", expect=200)
+    r["refs_legacy_all"] = call("GET", f"{REPO}/git/refs/", expect=200)
+    r["refs_legacy_one"] = call("GET", f"{REPO}/git/refs/heads/main", expect=200)
+    call("GET", f"{REPO}/git/refs/heads/nope", expect=404)
     r["blob_created"] = call(
         "POST", f"{REPO}/git/blobs", json={"content": "hello\n", "encoding": "utf-8"}, expect=201
     )
@@ -268,6 +281,8 @@ def workout(session: requests.Session, base: str) -> dict[str, requests.Response
         "GET", f"{REPO}/contents/deliverables/1", params={"ref": "issueops/1-report"}, expect=200
     )
     call("GET", f"{REPO}/contents/missing.md", expect=404)
+    r["content_root"] = call("GET", f"{REPO}/contents", expect=200)
+    r["content_root_slash"] = call("GET", f"{REPO}/contents/", expect=200)
     encoded = base64.b64encode(b"# Notes\n").decode()
     r["content_created"] = call(
         "PUT",

@@ -31,6 +31,31 @@ LOGINS = {
 }
 
 
+def call(
+    sb: Sandbox,
+    method: str,
+    path: str,
+    role: str | None = "bot",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> SandboxResponse:
+    sent = dict(headers or {})
+    if role is not None:
+        sent["Authorization"] = f"token {TOKENS.get(role, role)}"
+    payload = None if body is None else json.dumps(body).encode()
+    return sb.handle(method, path, sent, payload)
+
+
+def link_urls(reply: SandboxResponse) -> dict[str, str]:
+    """rel -> URL from the `Link` header."""
+    out = {}
+    for part in reply.headers.get("Link", "").split(","):
+        if part.strip():
+            url, rel = part.split(";")
+            out[rel.strip().removeprefix('rel="').rstrip('"')] = url.strip()[1:-1]
+    return out
+
+
 def build_world(*, private: bool = False) -> Sandbox:
     sb = Sandbox("acme/ops", private=private)
     sb.add_user("issueops-bot", token=TOKENS["bot"], permission="write", type="Bot")
@@ -59,9 +84,17 @@ class Exchange:
     method: str
     path: str
     template: str | None
+    schema_of: tuple[str, ...]  # a legacy route: the described operations its bodies follow
     status: int
     body: Any
     headers: dict[str, str]
+
+
+def _body(reply: SandboxResponse) -> Any:
+    """The JSON body (None when empty or not JSON: a raw media type's text)."""
+    if not reply.body or not reply.headers.get("Content-Type", "").startswith("application/json"):
+        return None
+    return json.loads(reply.body)
 
 
 class Recorder:
@@ -77,14 +110,15 @@ class Recorder:
             clean = path.split("?", 1)[0]
             if clean.startswith(("http://", "https://")):
                 clean = "/" + clean.split("/", 3)[3]
-            matched = sandbox.router.match(method.upper(), clean)
+            matched = sandbox.match(method.upper(), clean)
             self.exchanges.append(
                 Exchange(
                     method.upper(),
                     path,
                     matched[0].template if matched else None,
+                    matched[0].schema_of if matched else (),
                     reply.status,
-                    json.loads(reply.body) if reply.body else None,
+                    _body(reply),
                     reply.headers,
                 )
             )

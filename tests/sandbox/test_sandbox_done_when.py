@@ -44,8 +44,15 @@ def test_per_page_2_returns_2_and_a_link_header(demo_url: str) -> None:
     reply = requests.get(f"{demo_url}/repos/acme/ops/issues", params={"per_page": 2}, headers=BOT, timeout=5)
     assert reply.status_code == 200
     assert len(reply.json()) == 2
-    assert f'<{demo_url}/repos/acme/ops/issues?per_page=2&page=2>; rel="next"' in reply.headers["Link"]
+    repo_id = requests.get(f"{demo_url}/repos/acme/ops", headers=BOT, timeout=5).json()["id"]
+    # Real GitHub's Link URLs name the repository by id, and they are served like the /repos form.
+    next_url = f"{demo_url}/repositories/{repo_id}/issues?per_page=2&page=2"
+    assert f'<{next_url}>; rel="next"' in reply.headers["Link"]
     assert 'rel="last"' in reply.headers["Link"]
+    second = requests.get(next_url, headers=BOT, timeout=5)
+    assert second.status_code == 200
+    assert [i["number"] for i in second.json()] != [i["number"] for i in reply.json()]
+    assert 'rel="prev"' in second.headers["Link"]
 
 
 def test_if_none_match_is_304_and_uncounted_in_the_ledger(demo_url: str) -> None:

@@ -31,6 +31,8 @@ def test_pygithub_drives_every_route() -> None:
     with activate(sb):
         gh = _client(sb.base_url)
         assert gh.get_rate_limit().resources.core.limit == 5000
+        _, root = gh.requester.requestJsonAndCheck("GET", "/")
+        assert root["rate_limit_url"] == f"{sb.base_url}/rate_limit"
         assert gh.get_user().login == "issueops-bot"
         repo = gh.get_repo("acme/ops")
         assert repo.default_branch == "main"
@@ -70,6 +72,10 @@ def test_pygithub_drives_every_route() -> None:
         assert [r.content for r in comment.get_reactions()] == ["+1"]
         target.create_reaction("eyes")
         assert [r.content for r in target.get_reactions()] == ["eyes"]
+        assert comment.delete_reaction(comment.create_reaction("heart").id)
+        assert target.delete_reaction(target.create_reaction("rocket").id)
+        assert [r.content for r in comment.get_reactions()] == ["+1"]
+        assert [r.content for r in target.get_reactions()] == ["eyes"]
         repo.get_issue(3).create_comment("to delete").delete()
 
         # assignees, events, timeline, search
@@ -83,6 +89,8 @@ def test_pygithub_drives_every_route() -> None:
         # git data, branches, contents
         main_ref = repo.get_git_ref("heads/main")
         assert [r.ref for r in repo.get_git_matching_refs("heads/")] == ["refs/heads/main"]
+        assert [r.ref for r in repo.get_git_refs()] == ["refs/heads/main"]
+        assert {c.path for c in repo.get_contents("")} >= {"README.md"}  # type: ignore[union-attr]
         base = repo.get_git_commit(main_ref.object.sha)
         blob = repo.create_git_blob("hello\n", "utf-8")
         assert repo.get_git_blob(blob.sha).size == 6

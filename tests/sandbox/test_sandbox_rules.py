@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from sandbox_world import LOGINS, TOKENS, build_world
+from sandbox_world import LOGINS, TOKENS, build_world, call, link_urls
 
-from issueops.sandbox import Limits, Sandbox, SandboxResponse
+from issueops.sandbox import Limits, Sandbox
 
 REPO = "/repos/acme/ops"
-
-
-def call(
-    sb: Sandbox,
-    method: str,
-    path: str,
-    role: str | None = "bot",
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-) -> SandboxResponse:
-    sent = dict(headers or {})
-    if role is not None:
-        sent["Authorization"] = f"token {TOKENS.get(role, role)}"
-    payload = None if body is None else json.dumps(body).encode()
-    return sb.handle(method, path, sent, payload)
 
 
 # --- identity ----------------------------------------------------------------------------------
@@ -175,22 +159,16 @@ def test_team_membership() -> None:
 # --- pagination and ETags -----------------------------------------------------------------------
 
 
-def _links(reply: SandboxResponse) -> dict[str, str]:
-    out = {}
-    for part in reply.headers.get("Link", "").split(","):
-        if part.strip():
-            url, rel = part.split(";")
-            out[rel.strip().removeprefix('rel="').rstrip('"')] = url.strip()[1:-1]
-    return out
-
-
 def test_link_header_on_a_middle_page() -> None:
     sb = build_world()
     reply = call(sb, "GET", f"{REPO}/issues?state=all&per_page=2&page=2")
     assert len(reply.json()) == 2
-    links = _links(reply)
+    links = link_urls(reply)
     assert set(links) == {"prev", "next", "last", "first"}
-    assert links["next"] == "http://sandbox.test/repos/acme/ops/issues?state=all&per_page=2&page=3"
+    assert (
+        links["next"]
+        == f"http://sandbox.test/repositories/{sb.state.repo.id}/issues?state=all&per_page=2&page=3"
+    )
     assert links["last"].endswith("page=3")
     assert links["first"].endswith("page=1")
 

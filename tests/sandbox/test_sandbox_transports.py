@@ -39,7 +39,11 @@ def test_full_workout_over_http(server: tuple[Sandbox, RunningServer]) -> None:
     assert sb.base_url == running.url
     with requests.Session() as session:
         replies = workout(session, running.url)
-    assert replies["issues_page"].headers["Link"].startswith(f"<{running.url}/repos/acme/ops/issues?")
+    assert (
+        replies["issues_page"]
+        .headers["Link"]
+        .startswith(f"<{running.url}/repositories/{sb.state.repo.id}/issues?")
+    )
     assert replies["issue"].json()["url"] == f"{running.url}/repos/acme/ops/issues/1"
     assert replies["issue"].json()["html_url"] == f"{running.url}/acme/ops/issues/1"
 

@@ -152,13 +152,13 @@ SERIES: list[tuple[str, str, dict[str, float], str]] = [
     ("throughput", "done", {"11-20": 1, "11-21": 1, "11-22": 1}, "h"),
     (
         "time-in-state",
-        "p50_hours",
+        "p50",
         {"triage": 1, "assigned": 1, "in-progress": 1, "awaiting-approval": 2, "approved": 1, "failed": 1.5},
         "w",
     ),
     (
         "time-in-state",
-        "p95_hours",
+        "p95",
         {
             "triage": 24,
             "assigned": 12,
@@ -171,8 +171,8 @@ SERIES: list[tuple[str, str, dict[str, float], str]] = [
     ),
     ("approval-denials", "denied", {"self_approval": 1, "not_collaborator": 1}, "w"),
     ("failures", "events", {"permanent/validation": 1, "transient/timeout": 1}, "w"),
-    ("flow-through", "hands_off", {"no manual command": 1}, "w"),
-    ("flow-through", "intervened", {"manual command": 2}, "w"),
+    ("flow-through", "hands_off", {"approvals only": 1}, "w"),
+    ("flow-through", "intervened", {"a manual command": 2}, "w"),
 ]
 
 

@@ -462,7 +462,7 @@ INPUT_CASES: list[tuple[dict[str, str], RunInputs | str]] = [
     ({"ISSUEOPS_INPUT_REPO": "acme/ops --token x"}, "`repo` must look like OWNER/NAME"),
     ({"ISSUEOPS_INPUT_API_URL": "http://127.0.0.1:8080/api/v3"}, "dry"),
     ({"ISSUEOPS_INPUT_API_URL": "--token-env=X"}, "`api-url` must be an http(s) URL"),
-    ({"ISSUEOPS_INPUT_CONFIG": "--dry-run"}, "`config` must be a file path"),
+    ({"ISSUEOPS_INPUT_CONFIG": "--dry-run"}, "`config` must be a path"),
     ({"ISSUEOPS_INPUT_TOKEN_ENV": "APP_TOKEN"}, "dry"),
     ({"ISSUEOPS_INPUT_TOKEN_ENV": "X; echo"}, "`token-env` must be an environment variable name"),
     (

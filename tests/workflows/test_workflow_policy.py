@@ -47,6 +47,7 @@ WRITE_SCOPES: dict[tuple[str, str], set[str]] = {
     },
 }
 
+BASE_COMMIT = "${{ github.event.pull_request.base.sha }}"
 STAGE_WORKFLOWS = ["monitor", "assign", "process", "sweep", "commands"]
 UNTRUSTED = re.compile(
     r"github\.event\.(issue|comment|pull_request|review|review_comment|head_commit|commits|pages|label)"
@@ -195,9 +196,15 @@ def test_checkouts_keep_no_credentials_and_never_take_pr_code(path: Path) -> Non
     for job_id, options in _checkouts(path):
         assert options.get("persist-credentials") is False, f"{path.name}:{job_id}: persist-credentials"
         ref = str(options.get("ref", ""))
-        assert "${{" not in ref and "head" not in ref, f"{path.name}:{job_id}: checkout ref {ref!r}"
+        if ref != BASE_COMMIT:  # the base commit of a pull request is the repository's own code
+            assert "${{" not in ref and "head" not in ref, f"{path.name}:{job_id}: checkout ref {ref!r}"
         if "issue_comment" in on or "issues" in on:
             assert "ref" not in options, f"{path.name}:{job_id}: event workflows check out the default branch"
+        if "pull_request" in on and "ref" not in options and path.name.startswith("issueops-"):
+            # the pull request's own files: only the definitions a what-if reads as data
+            sparse = str(options.get("sparse-checkout", "")).split()
+            assert sparse == [".github/issueops.yml", "workflow_schemas"], f"{path.name}:{job_id}: {sparse}"
+            assert options.get("path") and options.get("sparse-checkout-cone-mode") is False
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
@@ -326,11 +333,29 @@ def test_the_composite_action_matches_the_launcher_and_outputs() -> None:
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
     text = ACTION.read_text(encoding="utf-8")
     for name in data["inputs"]:
-        assert f"inputs.{name} }}}}" in text, f"input {name} is declared but never used"
+        used = re.search(rf"inputs\.{re.escape(name)}(?![\w-])", text)
+        assert used, f"input {name} is declared but never used"
     for step in run_steps(ACTION):
         assert step.shell == "bash", f"{step.label}: composite run steps need a shell"
     install = next(s for s in run_steps(ACTION) if "pip install" in s.script)
     assert install.env["ACTION_PATH"] == "${{ github.action_path }}"
+
+
+def test_the_composite_action_caches_and_uploads_telemetry_also_when_the_run_fails() -> None:
+    steps = load_yaml(ACTION)["runs"]["steps"]
+    order = [str(s.get("uses", s.get("id", s.get("name")))).split("@")[0] for s in steps]
+    uses = {str(s["uses"]).split("@")[0]: s for s in steps if "uses" in s}
+    assert order.index("actions/cache/restore") < order.index("run") < order.index("actions/cache/save")
+    assert order.index("run") < order.index("actions/upload-artifact")
+    assert uses["actions/cache/restore"]["with"]["path"] == ".issueops-cache"  # the config's cache_path
+    for name in ("actions/cache/save", "actions/upload-artifact"):
+        assert str(uses[name]["if"]).startswith("always()"), f"{name} must run after a failed command too"
+    upload = uses["actions/upload-artifact"]["with"]
+    assert "${{ inputs.telemetry }}/**/*.jsonl" in upload["path"]
+    assert "${{ inputs.telemetry }}/summaries/*.json" in upload["path"]  # the capped summary's pointer
+    run = next(s for s in steps if s.get("id") == "run")
+    assert run["env"]["ISSUEOPS_INPUT_SCHEMAS"] == "${{ inputs.schemas }}"
+    assert run["env"]["ISSUEOPS_INPUT_TELEMETRY"] == "${{ inputs.telemetry }}"
 
 
 def test_the_issue_form_feeds_the_pipeline() -> None:

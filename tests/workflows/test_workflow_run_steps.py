@@ -770,7 +770,8 @@ def test_comment_event_step_handles_the_operators_approve(world: World) -> None:
     dry = _run_step(world, "issueops-commands.yml", "issueops commands", "issue_comment", payload=payload)
     _assert_run_outputs(dry, "commands", dry=True)
     assert dry.outputs["items-seen"] == "1"
-    assert f"| commands | #{number} | React | content=+1" in dry.summary.split("### Plan")[1]
+    link = f"[#{number}]({world.api_url}/acme/ops/issues/{number})"  # items link to their page
+    assert f"| commands | {link} | React | content=+1" in dry.summary.split("### Plan")[1]
     assert _bot_writes(world.sandbox) == []
 
     live = _run_step(
@@ -782,7 +783,8 @@ def test_comment_event_step_handles_the_operators_approve(world: World) -> None:
     assert writes, "the live run answered nothing"
     assert all(f"/issues/{number}/" in w or f"/comments/{comment['id']}/" in w for w in writes), writes
     assert any(f"/issues/comments/{comment['id']}/reactions" in w for w in writes), writes
-    assert f"| commands | #{number} | React | content=+1" in live.summary.split("### Changes")[1]
+    link = f"[#{number}]({world.api_url}/acme/ops/issues/{number})"
+    assert f"| commands | {link} | React | content=+1" in live.summary.split("### Changes")[1]
     assert f"POST /repos/acme/ops/issues/{number}/comments" in writes  # the status comment
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from issueops.config.loader import Loaded, field_name, read_config, read_workflows
+from issueops.config.placeholders import placeholder_warnings
 from issueops.config.report import ValidationReport, effective_sla
 from issueops.config.settings import Config, GithubSearchSource, HttpCheckSource
 from issueops.config.template_check import check_template
@@ -532,6 +533,9 @@ def validate_all(config_path: Path, schemas_dir: Path) -> ValidationReport:
                 "no workflow files (*.yml) here: assign will leave every item in triage",
             )
         )
+
+    config_files = [config_path] if config_path.is_file() else []
+    f.warnings.extend(placeholder_warnings([*config_files, *(Path(w.path) for w in workflows)]))
 
     report.workflows = [w.model for w in workflows]
     report.workflow_files = [w.path for w in workflows]

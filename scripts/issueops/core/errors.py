@@ -33,6 +33,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if self.line < 1:  # about the whole file (e.g. it does not exist)
+            return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
@@ -58,6 +60,12 @@ class GitHubError(IssueOpsError):
     @property
     def failure_class(self) -> FailureClass:
         return "transient" if self.code in TRANSIENT_CODES else "permanent"
+
+
+class Interrupted(IssueOpsError):
+    """Ctrl-C (SIGINT): the run stopped between items and was recorded as interrupted; exit 130."""
+
+    exit_code = 130
 
 
 class BudgetExhausted(IssueOpsError):

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from issueops.core.errors import UserError
 
 DEFAULT_API_URL = "https://api.github.com"
+
+# GitHub's own rules: an owner is 1-39 letters, digits and inner hyphens; a name is . _ - and alnum
+_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -30,3 +37,31 @@ class Options:
     def token(self) -> str | None:
         """Read at use, never stored in a repr, a log line or telemetry."""
         return self.env.get(self.token_env) or None
+
+
+def check_repo(value: str | None) -> str:
+    """`OWNER/NAME`, or a UserError naming the option and the fix (checked when a command needs it)."""
+    if not value:
+        raise UserError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    if not _REPO.fullmatch(value):
+        shown = value if len(value) <= 80 else value[:80] + "..."
+        raise UserError(
+            f"--repo {shown!r} is not OWNER/NAME; pass it as in --repo acme/ops "
+            "(or set GITHUB_REPOSITORY to that form)"
+        )
+    return value
+
+
+def check_api_url(value: str) -> str:
+    """An http(s) base URL with a host, or a UserError that shows the likely fix."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    shown = value if len(value) <= 80 else value[:80] + "..."
+    if "://" not in value:
+        guess = f"http://{value}" if value.startswith(("127.", "localhost", "[::1]")) else f"https://{value}"
+        raise UserError(f"--api-url {shown!r} has no scheme; pass the full URL, e.g. --api-url {guess}")
+    raise UserError(
+        f"--api-url {shown!r} is not an http(s) URL; pass e.g. --api-url https://api.github.com "
+        "(or https://HOST/api/v3 for GitHub Enterprise Server)"
+    )

@@ -25,7 +25,7 @@ from github import Auth, Github, GithubException, GithubIntegration
 from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.core.model import Actor, Comment, LabelEvent, Permission, PullRequest, SearchHit, WorkItem
 from issueops.github import convert
-from issueops.github.classify import HINTS, UncertainWrite, code_for_status
+from issueops.github.classify import HINTS, UncertainWrite, auth_hint, code_for_status
 from issueops.github.governor import Governor
 from issueops.github.port import GitHubPort, LabelSpec
 from issueops.github.transport import USER_AGENT, governing, install
@@ -158,7 +158,11 @@ class PyGithubAdapter:
         if any(details):
             text += " (" + "; ".join(d for d in details if d) + ")"
         code = code_for_status(exc.status)
-        return GitHubError(code, self.governor.redact(text), status=exc.status, hint=HINTS[code])
+        hint = HINTS[code]
+        if code == "authorization_denied":
+            headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+            hint = auth_hint(exc.status, headers.get("x-accepted-github-permissions"), target)
+        return GitHubError(code, self.governor.redact(text), status=exc.status, hint=hint)
 
     def _request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None

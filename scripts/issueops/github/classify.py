@@ -168,6 +168,31 @@ def describe_target(path: str) -> str:
     return bare or "/"
 
 
+_LIKELY_PERMISSION: tuple[tuple[str, str], ...] = (
+    (" branch ", "contents: write"),
+    (" label ", "issues: write"),
+    ("#", "issues: write (pull-requests: write for a pull request)"),
+    (" comment ", "issues: write"),
+    ("team ", "members: read (an organisation permission of the GitHub App)"),
+)
+
+
+def auth_hint(status: int | None, accepted: str | None, target: str) -> str:
+    """401: the token itself is bad. 403: it lacks a permission, named from GitHub's
+    `X-Accepted-GitHub-Permissions` header when sent (`issues=write`), else the likely one."""
+    if status == 401:
+        return (
+            "the token is invalid or expired (GitHub answered 401 Bad credentials): create a new one "
+            "and put it in $GITHUB_TOKEN (or the variable --token-env names)"
+        )
+    named = [part.strip().replace("=", ": ").replace("_", "-") for part in (accepted or "").split(";")]
+    need = " or ".join(p for p in named if p) or next(
+        (perm for marker, perm in _LIKELY_PERMISSION if marker in f" {target} "),
+        "issues, contents and pull-requests: write",
+    )
+    return f"the token lacks the permission {need}; grant it (see docs/operations.md, token permissions)"
+
+
 HINTS: dict[str, str] = {
     "timeout": "GitHub did not answer in time; the next run retries automatically.",
     "upstream_unavailable": "GitHub answered 5xx after retries; the next run retries automatically.",

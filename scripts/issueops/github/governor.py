@@ -166,6 +166,7 @@ class Governor:
         self._writes_forbidden = False
         self._item_depth = 0
         self._started = self.clock.now()
+        self._answered = False  # has the server answered once? (else a refused connection is final)
 
     # --- what the runner asks ------------------------------------------------------------
 
@@ -266,17 +267,27 @@ class Governor:
             except TransportError as exc:
                 self._after_write(is_write)
                 code = "timeout" if exc.kind == "timeout" else "upstream_unavailable"
-                if idempotent and attempt < self.settings.max_retries:
+                # a server that has not answered once this run is misnamed or down: no retries
+                never_answered = exc.kind == "connection" and not self._answered
+                if idempotent and attempt < self.settings.max_retries and not never_answered:
                     self._retry_wait(attempt, code, method, target)
                     attempt += 1
                     continue
                 error = UncertainWrite if not idempotent else GitHubError
+                server = "{0.scheme}://{0.netloc}".format(urlsplit(request.url))
+                hint = HINTS[code]
+                if exc.kind == "connection":
+                    hint = (
+                        f"nothing answered at {server}: check --api-url (or $GITHUB_API_URL) and that "
+                        "the server is up and reachable from here"
+                    )
                 raise error(
                     code,
                     self.redact(
-                        f"{target}: {method} failed without an answer ({exc}) after {attempt + 1} tries"
+                        f"cannot reach the API at {server}: {target}: {method} failed without an answer "
+                        f"({exc}) after {attempt + 1} {'try' if attempt == 0 else 'tries'}"
                     ),
-                    hint=HINTS[code],
+                    hint=hint,
                 ) from None
             self._after_write(is_write)
             self._observe(reply, resource)
@@ -441,6 +452,7 @@ class Governor:
             self.stats.writes += 1
 
     def _observe(self, reply: HttpReply, resource: str) -> None:
+        self._answered = True
         if reply.status == 304:
             self.stats.not_modified += 1
         else:

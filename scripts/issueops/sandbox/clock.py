@@ -20,6 +20,14 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def http_date(value: datetime) -> str:
+    """The HTTP date form of `Date` and `Last-Modified` (always GMT, English names)."""
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    utc = value.astimezone(UTC)
+    return f"{days[utc.weekday()]}, {utc.day:02d} {months[utc.month - 1]} {utc:%Y %H:%M:%S} GMT"
+
+
 class VirtualClock:
     """A clock that moves only when told (`advance`, `set`) or by `tick_seconds` per served request."""
 

@@ -58,6 +58,7 @@ class Reply:
     status: int
     body: Any = None  # JSON-able, or None for an empty body
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # a non-JSON body (a raw media type); sent as is instead of `body`
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ class Label:
     color: str = "ededed"
     description: str | None = None
     default: bool = False
+    updated_at: datetime | None = None  # its Last-Modified; None: as old as the repository
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ def link_header(ctx: Ctx, page: int, last: int) -> str | None:
     if last <= 1 and page <= 1:
         return None
     pairs = [(k, v) for k, v in parse_qsl(ctx.raw_query, keep_blank_values=True) if k != "page"]
-    base = f"{ctx.render.base}{ctx.path}"
+    base = f"{ctx.render.base}{ctx.render.link_path(ctx.path)}"
 
     def url(n: int) -> str:
         return f"{base}?{urlencode([*pairs, ('page', str(n))])}"

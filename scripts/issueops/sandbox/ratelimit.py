@@ -9,6 +9,22 @@ from dataclasses import dataclass, field
 from issueops.sandbox.clock import VirtualClock
 
 WINDOWS: dict[str, int] = {"core": 3600, "search": 60}
+# Buckets GitHub reports on /rate_limit that no sandbox route spends: (limit, window seconds),
+# GitHub's figures for a personal access token.
+UNMODELLED_RESOURCES: dict[str, tuple[int, int]] = {
+    "graphql": (5000, 3600),
+    "integration_manifest": (5000, 3600),
+    "source_import": (100, 60),
+    "code_scanning_upload": (1000, 3600),
+    "code_scanning_autofix": (10, 60),
+    "actions_runner_registration": (10000, 3600),
+    "scim": (15000, 3600),
+    "dependency_snapshots": (100, 60),
+    "dependency_sbom": (100, 3600),
+    "audit_log": (1750, 3600),
+    "audit_log_streaming": (15, 60),
+    "code_search": (10, 60),
+}
 
 DOCS_PRIMARY = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 DOCS_SECONDARY = (
@@ -120,6 +136,7 @@ class RateLimiter:
         """The body of GET /rate_limit for this identity."""
         now = self.clock.timestamp()
         core = self.bucket(key, "core").as_json(now)
-        search = self.bucket(key, "search").as_json(now)
-        graphql = {"limit": 5000, "used": 0, "remaining": 5000, "reset": now + 3600}
-        return {"resources": {"core": core, "search": search, "graphql": graphql}, "rate": core}
+        resources: dict[str, object] = {"core": core, "search": self.bucket(key, "search").as_json(now)}
+        for name, (limit, window) in UNMODELLED_RESOURCES.items():
+            resources[name] = {"limit": limit, "used": 0, "remaining": limit, "reset": now + window}
+        return {"resources": resources, "rate": core}

@@ -38,6 +38,13 @@ class Renderer:
         self.repo_url = f"{self.base}/repos/{repo.owner}/{repo.name}"
         self.repo_html = f"{self.base}/{repo.owner}/{repo.name}"
         self._users: dict[tuple[str, str], JSON] = {}
+        self._repo_prefix = f"/repos/{repo.owner}/{repo.name}".lower()
+
+    def link_path(self, path: str) -> str:
+        """A repository path as GitHub writes it in `Link` headers: `/repositories/{id}/...`."""
+        if path.lower() == self._repo_prefix or path.lower().startswith(self._repo_prefix + "/"):
+            return f"/repositories/{self.state.repo.id}{path[len(self._repo_prefix) :]}"
+        return path
         self._open_count: int | None = None
 
     def begin_request(self) -> None:
@@ -200,14 +207,26 @@ class Renderer:
             "allow_merge_commit": True,
             "allow_auto_merge": False,
             "delete_branch_on_merge": False,
+            "allow_update_branch": False,
+            "use_squash_pr_title_as_default": False,
+            "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
+            "squash_merge_commit_message": "COMMIT_MESSAGES",
+            "merge_commit_title": "MERGE_MESSAGE",
+            "merge_commit_message": "PR_TITLE",
             "allow_forking": True,
             "web_commit_signoff_required": False,
             "license": None,
+            "custom_properties": {},
             "network_count": 0,
             "subscribers_count": 0,
         }
+        owner = self.state.find_user(repo.owner)
+        if owner is not None and owner.type == "Organization":
+            out["organization"] = self.user(repo.owner)
         if viewer is not None:
             level = self.state.level(viewer)
+            if level >= 3:  # GitHub shows a (here empty) clone token to those who can push
+                out["temp_clone_token"] = ""
             out["permissions"] = {
                 "admin": level >= 5,
                 "maintain": level >= 4,
@@ -243,7 +262,7 @@ class Renderer:
             counts[reaction.content] += 1
         return {"url": url, "total_count": len(reactions), **counts}
 
-    def issue(self, issue: Issue, *, single: bool = False) -> JSON:
+    def issue(self, issue: Issue) -> JSON:
         n = issue.number
         url = f"{self.repo_url}/issues/{n}"
         kind = "pull" if issue.pull else "issues"
@@ -276,6 +295,16 @@ class Renderer:
             "timeline_url": f"{url}/timeline",
             "performed_via_github_app": None,
             "state_reason": issue.state_reason,
+            "closed_by": self.user(issue.closed_by) if issue.closed_by else None,
+            "type": None,
+            "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
+            "issue_dependencies_summary": {
+                "blocked_by": 0,
+                "blocking": 0,
+                "total_blocked_by": 0,
+                "total_blocking": 0,
+            },
+            "pinned_comment": None,
         }
         if issue.pull is not None:
             pull = issue.pull
@@ -288,8 +317,6 @@ class Renderer:
                 "patch_url": f"{self.repo_html}/pull/{n}.patch",
                 "merged_at": iso(pull.merged_at) if pull.merged_at else None,
             }
-        if single:
-            out["closed_by"] = self.user(issue.closed_by) if issue.closed_by else None
         return out
 
     def comment(self, comment: Comment) -> JSON:

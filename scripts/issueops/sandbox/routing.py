@@ -18,7 +18,7 @@ Handler = Callable[[Ctx], Reply]
 Need = Literal["read", "triage", "write", "maintain", "admin"]
 
 _GREEDY = {"ref", "path", "branch"}  # may contain slashes
-_NUMERIC = {"issue_number", "pull_number", "comment_id"}
+_NUMERIC = {"issue_number", "pull_number", "comment_id", "reaction_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +31,26 @@ class Route:
     creates: bool  # content-creating (the secondary per-minute limit applies)
     repo_scoped: bool
     regex: re.Pattern[str]
+    # GitHub serves it but its REST description does not (legacy routes): the description
+    # operations whose response schemas its bodies follow, for the fidelity check.
+    schema_of: tuple[str, ...] = ()
 
     @property
     def write(self) -> bool:
         return self.method != "GET"
 
 
-def _compile(template: str) -> re.Pattern[str]:
+def _compile(template: str, *, optional_tail: bool = False) -> re.Pattern[str]:
+    """`optional_tail`: the last (greedy) parameter may be absent, with or without its slash
+    (`/contents`, `/contents/` list the root directory, as on GitHub)."""
     out = ""
-    for part in re.split(r"(\{[a-z_]+\})", template):
+    parts = re.split(r"(\{[a-z_]+\})", template)
+    for index, part in enumerate(parts):
         if part.startswith("{"):
             name = part[1:-1]
-            if name in _GREEDY:
+            if optional_tail and index == len(parts) - 2 and out.endswith("/"):
+                out = out[:-1] + f"(?:/(?P<{name}>.*))?"
+            elif name in _GREEDY:
                 out += f"(?P<{name}>.+)"
             elif name in _NUMERIC:
                 out += f"(?P<{name}>[0-9]+)"
@@ -63,8 +71,10 @@ def route(
     need: Need | None = "read",
     resource: str | None = "core",
     creates: bool = False,
+    optional_tail: bool = False,
+    schema_of: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register a handler for one of GitHub's operations."""
+    """Register a handler for one of GitHub's operations (`schema_of`: see `Route.schema_of`)."""
 
     def register(handler: Handler) -> Handler:
         ROUTES.append(
@@ -76,7 +86,8 @@ def route(
                 resource=resource,
                 creates=creates,
                 repo_scoped=template.startswith("/repos/{owner}/{repo}"),
-                regex=_compile(template),
+                regex=_compile(template, optional_tail=optional_tail),
+                schema_of=schema_of,
             )
         )
         return handler
@@ -97,8 +108,13 @@ class Router:
         for candidate in self._by_method.get(method, ()):
             found = candidate.regex.match(path)
             if found:
-                return candidate, found.groupdict()
+                return candidate, found.groupdict(default="")
         return None
 
     def templates(self) -> list[tuple[str, str]]:
-        return [(r.method, r.template) for r in self.routes]
+        """The documented operations served (legacy routes with `schema_of` are left out)."""
+        return [(r.method, r.template) for r in self.routes if not r.schema_of]
+
+    def legacy(self) -> list[tuple[str, str]]:
+        """Routes GitHub answers but does not describe."""
+        return [(r.method, r.template) for r in self.routes if r.schema_of]

@@ -10,15 +10,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from issueops.sandbox.clock import VirtualClock, iso
+from issueops.sandbox.clock import VirtualClock, http_date, iso, parse_time
 from issueops.sandbox.control import handle_control
 from issueops.sandbox.etag import etag_for, matches
 from issueops.sandbox.faults import Fault, FaultSet
 from issueops.sandbox.http import DOCS, ApiError, Ctx, Reply, SandboxResponse, SandboxTimeout, not_found
 from issueops.sandbox.inference import INFERENCE_PATH, InferenceStandIn, InferenceTimeout
 from issueops.sandbox.ledger import Ledger, LedgerEntry
+from issueops.sandbox.media import STATIC_HEADERS, requested
 from issueops.sandbox.models import PERMISSION_LEVELS, Comment, Event, Issue, Label, Team, User
 from issueops.sandbox.ratelimit import DOCS_PRIMARY, DOCS_SECONDARY, Limits, RateLimiter
+from issueops.sandbox.raw import NOT_FOUND, serve_raw
+from issueops.sandbox.raw import PREFIX as RAW_PREFIX
 from issueops.sandbox.render import Renderer
 from issueops.sandbox.routes import all_routes
 from issueops.sandbox.routing import Route, Router
@@ -42,6 +45,27 @@ _DENIED = {
     "maintain": "Must have maintain access to repository.",
     "admin": "Must have admin rights to Repository.",
 }
+
+
+def _encode(reply: Reply) -> bytes:
+    """The answer's bytes: a raw media type's bytes as they are, else the JSON body in UTF-8."""
+    if reply.raw is not None:
+        return reply.raw
+    return b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
+
+
+def _cache_headers(reply: Reply, route: Route, login: str | None, payload: bytes) -> None:
+    """ETag and Cache-Control as GitHub sets them on a successful answer with a body, reads and
+    writes alike; search answers are `no-cache` without an ETag. A single resource's `updated_at`
+    becomes its `Last-Modified` (handlers set it for resources without one)."""
+    if route.resource == "search":
+        reply.headers["Cache-Control"] = "no-cache"
+        return
+    reply.headers["ETag"] = etag_for(payload, login)
+    reply.headers["Cache-Control"] = f"{'private' if login else 'public'}, max-age=60, s-maxage=60"
+    updated = reply.body.get("updated_at") if isinstance(reply.body, dict) else None
+    if route.method == "GET" and isinstance(updated, str) and "Last-Modified" not in reply.headers:
+        reply.headers["Last-Modified"] = http_date(parse_time(updated))
 
 
 class Sandbox:
@@ -119,7 +143,7 @@ class Sandbox:
     def add_issue(
         self,
         title: str,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         *,
         labels: Iterable[str] = (),
@@ -158,7 +182,7 @@ class Sandbox:
         head: str,
         *,
         base: str | None = None,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         draft: bool = False,
         files: Mapping[str, str] | None = None,
@@ -245,16 +269,20 @@ class Sandbox:
         """Serve one request. Raises SandboxTimeout when an injected fault says there is no answer."""
         split = urlsplit(path_with_query)
         path = split.path or "/"
-        if self._base_path and path.startswith(self._base_path + "/"):
-            path = path[len(self._base_path) :]
+        if self._base_path and (path == self._base_path or path.startswith(self._base_path + "/")):
+            path = path[len(self._base_path) :] or "/"
         lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
                 return handle_control(self, method.upper(), path, split.query, body)
+            if path.startswith(RAW_PREFIX) and method.upper() in ("GET", "HEAD"):
+                return self._raw(path, lower)
             self.clock.tick()
             if INFERENCE_PATH.match(path):
                 return self._infer(method.upper(), path, lower, body)
-            return self._serve(method.upper(), path, split.query, lower, body)
+            response = self._serve(method.upper(), path, split.query, lower, body)
+        response.headers["X-GitHub-Media-Type"] = requested(lower.get("accept")).header()
+        return response
 
     def _infer(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> SandboxResponse:
         """GitHub Models' inference endpoint (not part of the REST description): faults and the
@@ -290,7 +318,7 @@ class Sandbox:
         login = actor.login if actor else None
         if auth_error is not None:
             return self._finish(method, full_path, login, auth_error, counted=False, write=write)
-        matched = self.router.match(method, path)
+        matched = self.match(method, path)
         fault = self.faults.pick(method, path)
         if fault is not None and not fault.apply:
             return self._fault(fault, method, full_path, login, write, counted=False)
@@ -322,12 +350,15 @@ class Sandbox:
         if matched is None:
             reply = Reply(404, not_found().body())
         else:
-            reply = self._run(matched[0], matched[1], method, path, raw_query, headers, body, actor)
-        payload = b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
+            reply = self._run(
+                matched[0], matched[1], method, self.canonical_path(path), raw_query, headers, body, actor
+            )
+        payload = _encode(reply)
         counted = bucket is not None
-        if method == "GET" and reply.status == 200:
-            tag = etag_for(payload, login)
-            reply.headers["ETag"] = tag
+        if route is not None and 200 <= reply.status < 300 and payload:
+            _cache_headers(reply, route, login, payload)
+        if method == "GET" and reply.status == 200 and "ETag" in reply.headers:
+            tag = reply.headers["ETag"]
             if matches(headers.get("if-none-match"), tag):
                 return self._finish(
                     method,
@@ -347,6 +378,31 @@ class Sandbox:
         return self._finish(
             method, full_path, login, reply, counted=counted, write=write, bucket=bucket, payload=payload
         )
+
+    def _raw(self, path: str, headers: Mapping[str, str]) -> SandboxResponse:
+        """A `download_url` (raw.githubusercontent.com's part): outside the API and its limits."""
+        actor, auth_error = self._authenticate(headers)
+        if auth_error is not None:
+            status, kind, payload = NOT_FOUND
+        else:
+            status, kind, payload = serve_raw(self.state, path, actor.login if actor else None)
+        self._record("GET", path, status, False, False, actor.login if actor else None, None, fault=False)
+        return SandboxResponse(status, {"Content-Type": kind, "Date": http_date(self.clock.now())}, payload)
+
+    def canonical_path(self, path: str) -> str:
+        """`/repositories/{id}/...` (the form of GitHub's own `Link` URLs) as `/repos/{owner}/{repo}/...`;
+        another id is left alone, so it matches no route and answers 404 as an unknown repository does."""
+        if not path.startswith("/repositories/"):
+            return path
+        ident, _, rest = path[len("/repositories/") :].partition("/")
+        repo = self.state.repo
+        if ident != str(repo.id):
+            return path
+        return f"/repos/{repo.owner}/{repo.name}" + (f"/{rest}" if rest else "")
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving `method path` (either URL form), with its parameters."""
+        return self.router.match(method, self.canonical_path(path))
 
     def _authenticate(self, headers: Mapping[str, str]) -> tuple[User | None, Reply | None]:
         raw = headers.get("authorization", "").strip()
@@ -464,8 +520,8 @@ class Sandbox:
         fault: bool = False,
     ) -> SandboxResponse:
         if payload is None:
-            payload = b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
-        headers: dict[str, str] = {}
+            payload = _encode(reply)
+        headers: dict[str, str] = dict(STATIC_HEADERS)
         if payload:
             headers["Content-Type"] = _JSON_TYPE
         if bucket is not None and not fault:
@@ -473,7 +529,7 @@ class Sandbox:
         headers["X-GitHub-Api-Version-Selected"] = "2022-11-28"
         headers["X-GitHub-Request-Id"] = self._request_id()
         headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
-        headers["Date"] = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
+        headers["Date"] = http_date(self.clock.now())
         headers.update(reply.headers)
         self._record(method, full_path, reply.status, counted, write, login, bucket, fault=fault)
         return SandboxResponse(reply.status, headers, payload)

@@ -56,7 +56,7 @@ _ISSUE = {
     "comments",
     "reactions",
 }
-_COMMENT = {"user", "body", "created_at", "edited", "reactions"}
+_COMMENT = {"id", "user", "body", "created_at", "edited", "reactions"}
 _EVENT = {"event", "label", "actor", "created_at"}
 _PULL = {"number", "title", "head", "base", "body", "user", "files", "draft", "labels", "created_at"}
 _LIMITS = {"core", "search", "anonymous", "content_per_minute", "content_per_hour"}
@@ -243,10 +243,45 @@ def load_scenario(path: Path | str) -> Mapping[str, Any]:
     if doc.problems:
         raise ConfigError(doc.problems)
     data = doc.data
-    problems = check_scenario(data, str(path), doc.source)
+    problems = _join_surrogates(data, str(path), doc.source, ())
+    problems += check_scenario(data, str(path), doc.source)
     if problems:
         raise ConfigError(problems)
     return data  # type: ignore[no-any-return]
+
+
+def _joined(text: str) -> str:
+    """YAML decodes `\\ud83d\\ude2d` (JSON's escape for one emoji) as two lone surrogates; JSON joins them."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+
+
+def _join_surrogates(node: Any, source: str, where: SourceMap, path: DataPath) -> list[Problem]:
+    """Join escaped surrogate pairs in place (the text then encodes as UTF-8 in every answer);
+    a lone surrogate is no character at all, so it is reported where it sits."""
+    problems: list[Problem] = []
+    items: list[tuple[Any, Any]] = []
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    for key, value in items:
+        if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            try:
+                node[key] = _joined(value)
+            except UnicodeDecodeError:
+                span = where.value((*path, key))
+                problems.append(
+                    Problem(
+                        source,
+                        span.line,
+                        span.col,
+                        f"{key}: a lone surrogate escape (\\ud800-\\udfff) is not a character; "
+                        "write the character itself or a complete pair",
+                    )
+                )
+        else:
+            problems += _join_surrogates(value, source, where, (*path, key))
+    return problems
 
 
 def _time(value: Any, default: datetime) -> datetime:
@@ -307,7 +342,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
         labels = [str(n) for n in spec.get("labels") or []]
         issue = state.add_issue(
             str(spec["title"]),
-            spec.get("body", ""),
+            spec.get("body"),
             spec.get("user"),
             labels=[] if events else labels,
             assignees=[str(a) for a in spec.get("assignees") or []],
@@ -332,6 +367,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
                 str(comment_spec.get("body", "")),
                 created_at=at,
                 updated_at=updated,
+                comment_id=comment_spec.get("id"),
             )
             for reaction in comment_spec.get("reactions") or []:
                 state.react(comment.reactions, str(reaction["user"]), str(reaction["content"]))
@@ -348,7 +384,7 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             str(spec["title"]),
             str(spec["head"]),
             base=spec.get("base"),
-            body=spec.get("body", ""),
+            body=spec.get("body"),
             user=spec.get("user"),
             draft=bool(spec.get("draft", False)),
             files=spec.get("files"),

@@ -181,6 +181,7 @@ class SandboxState:
             self.labels[name.lower()] = label
         else:
             label.color, label.description = color.lstrip("#").lower(), description
+        label.updated_at = self.clock.now()
         return label
 
     def find_label(self, name: str) -> Label | None:
@@ -222,7 +223,7 @@ class SandboxState:
     def add_issue(
         self,
         title: str,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         *,
         labels: Iterable[str] = (),
@@ -359,12 +360,21 @@ class SandboxState:
         *,
         created_at: datetime | None = None,
         updated_at: datetime | None = None,
+        comment_id: int | None = None,
     ) -> Comment:
-        """Post a comment; `updated_at` later than `created_at` makes it an edited comment."""
+        """Post a comment; `updated_at` later than `created_at` makes it an edited comment.
+        `comment_id` keeps an id from elsewhere (the bot's approval record names comments by id)."""
         issue = self.issues[number]
         when = created_at or self.clock.now()
+        if comment_id is not None and comment_id in self.comments:
+            raise ValueError(f"comment id {comment_id} is taken")
         comment = Comment(
-            self.next_id(), number, self.user(user).login, body, when, max(when, updated_at or when)
+            comment_id if comment_id is not None else self.next_id(),
+            number,
+            self.user(user).login,
+            body,
+            when,
+            max(when, updated_at or when),
         )
         self.comments[comment.id] = comment
         issue.comment_ids.append(comment.id)
@@ -441,7 +451,7 @@ class SandboxState:
         head: str,
         *,
         base: str | None = None,
-        body: str | None = "",
+        body: str | None = None,
         user: str | None = None,
         draft: bool = False,
         files: Mapping[str, str] | None = None,

@@ -24,6 +24,7 @@ STR: tuple[type, ...] = (str,)
 OPT_STR: tuple[type, ...] = (str, NONE)
 BOOL: tuple[type, ...] = (bool,)
 LIST: tuple[type, ...] = (list, tuple)
+DICT: tuple[type, ...] = (dict,)
 
 # Comment commands that are part of the normal approval flow, not a person stepping in.
 APPROVAL_COMMANDS: frozenset[str] = frozenset({"approve", "cancel"})
@@ -59,6 +60,14 @@ _SPECS: tuple[EventSpec, ...] = (
         requests_counted=INT,
         duration_ms=INT,
         exit_code=INT,
+    ),
+    _spec(
+        "run.states",
+        "the open items by their current state label, read by the run (`needs_human`: flagged items)",
+        item=False,
+        states=DICT,
+        needs_human=INT,
+        open_items=INT,
     ),
     _spec("item.created", "the monitor opened a work item", source=STR, source_key=STR),
     EventSpec(

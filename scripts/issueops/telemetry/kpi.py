@@ -85,6 +85,21 @@ def human_duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+CHART_UNITS: tuple[tuple[str, float], ...] = (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0))
+
+
+def chart_unit(seconds: Iterable[float | None]) -> tuple[str, float]:
+    """(unit name, seconds per unit) for a duration chart: the largest unit in which the longest
+    bar is at least 2, so a 1 s bar is not drawn as 0 hours beside a table that says 1 s."""
+    top = max((s for s in seconds if s is not None), default=0.0)
+    return next(((name, size) for name, size in CHART_UNITS if top >= 2 * size), ("seconds", 1.0))
+
+
+def basis(n: int, total: int, what: str) -> str:
+    """What a headline figure rests on: `3 of 18 done items`."""
+    return f"{n:,} of {total:,} {what}"
+
+
 def human_percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.0f}%"
 
@@ -112,16 +127,21 @@ class ItemHistory:
     moves: list[Move] = field(default_factory=list)
     interventions: list[datetime] = field(default_factory=list)
     approvals: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
+    needs_human: datetime | None = None  # the last `item.needs_human`
 
     @property
     def key(self) -> str:
         return f"{self.repo}#{self.number}"
 
-    def state(self) -> str | None:
-        """The state after the last transition; `triage` for an item only created so far."""
-        if self.moves:
-            return self.moves[-1].target
-        return "triage" if self.created else None
+    def state(self) -> str:
+        """The state after the last transition; `triage` for an item that never moved (every
+        other state is entered by a recorded transition)."""
+        return self.moves[-1].target if self.moves else "triage"
+
+    def flagged(self) -> bool:
+        """Flagged for a person (`item.needs_human`) and not moved since."""
+        last_move = self.moves[-1].at if self.moves else None
+        return self.needs_human is not None and (last_move is None or self.needs_human >= last_move)
 
     def visits(self) -> list[tuple[str, datetime, Move | None]]:
         """(state, entered at, the move that left it or None while still there), in order.
@@ -176,6 +196,8 @@ def build_histories(timed: Iterable[tuple[datetime, dict[str, Any]]]) -> dict[tu
             )
         elif str(event).startswith("approval."):
             history.approvals.append((at, record))
+        elif event == "item.needs_human":
+            history.needs_human = at
         elif is_manual_intervention(record):
             history.interventions.append(at)
     return items

@@ -80,7 +80,27 @@ def build_report(
     )
     _item_kpis(report, list(chosen.values()), window, as_of)
     _event_kpis(report, in_window, chosen)
+    if workflow is None:
+        _states_from_labels(report, timed)
     return report
+
+
+def _states_from_labels(report: Report, timed: list[tuple[datetime, dict[str, Any]]]) -> None:
+    """ "Now" from the labels the last run read (`run.states`), when a run recorded them: items a
+    person opened and nobody moved yet are counted there even though no transition names them."""
+    last = next((e for _, e in reversed(timed) if e.get("event") == "run.states"), None)
+    if last is None or not isinstance(last.get("states"), dict):
+        return
+    counts = {str(k): _count(v) for k, v in last["states"].items()}
+    order = {name: i for i, name in enumerate(STATE_ORDER)}
+    report.states_now = {s: counts.get(s, 0) for s in STATE_ORDER} | {
+        s: n for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if s not in order
+    }
+    report.needs_human = _count(last.get("needs_human"))
+    report.states_basis = (
+        f"the labels of {_count(last.get('open_items')):,} open item(s), read by run "
+        f"{last.get('run_id', '?')} at {last.get('ts', '?')}"
+    )
 
 
 def _selected(record: dict[str, Any], chosen: Chosen, workflow: str | None) -> bool:
@@ -103,10 +123,11 @@ def _item_kpis(report: Report, items: list[ItemHistory], window: _Window, as_of:
     latency: list[float] = []
     first_approval: list[float] = []
     pending: list[float] = []
-    done = hands_off = unknown = 0
+    done = hands_off = unknown = done_approvals = 0
+    flagged = 0
     for item in items:
-        if (state := item.state()) is not None:
-            states[state] += 1
+        states[item.state()] += 1
+        flagged += item.state() not in ("done", "rejected") and item.flagged()
         done_moves = [m for m in item.moves if m.target == "done" and m.at in window]
         if done_moves:
             reached = done_moves[0].at
@@ -119,6 +140,9 @@ def _item_kpis(report: Report, items: list[ItemHistory], window: _Window, as_of:
                 unknown += 1
             if not any(at <= reached for at in item.interventions):
                 hands_off += 1
+            done_approvals += sum(
+                1 for at, r in item.approvals if r.get("event") == "approval.granted" and at <= reached
+            )
         for state, entered, leaving in item.visits():
             if leaving is not None and leaving.at in window:
                 in_state.setdefault(state, []).append(_seconds(entered, leaving.at))
@@ -157,8 +181,17 @@ def _item_kpis(report: Report, items: list[ItemHistory], window: _Window, as_of:
         pending=len(pending),
         oldest_pending_seconds=max(pending) if pending else None,
     )
+    report.needs_human = flagged
+    report.states_basis = (
+        f"the last transition of each of {len(items):,} item(s) in the telemetry (an item that never "
+        "moved counts as triage)"
+    )
     report.flow_through = FlowThrough(
-        done=done, hands_off=hands_off, intervened=done - hands_off, rate=hands_off / done if done else None
+        done=done,
+        hands_off=hands_off,
+        intervened=done - hands_off,
+        rate=hands_off / done if done else None,
+        approvals=done_approvals,
     )
 
 

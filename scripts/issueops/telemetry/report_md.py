@@ -12,8 +12,15 @@ import re
 from collections.abc import Sequence
 
 from issueops.core.markdown import table_cell
-from issueops.telemetry.kpi import Stat, human_duration, human_percent
-from issueops.telemetry.report_model import Report, model_figures
+from issueops.telemetry.kpi import Stat, chart_unit, human_duration
+from issueops.telemetry.report_model import (
+    HANDS_OFF,
+    INTERVENED,
+    Report,
+    flow_sentence,
+    headlines,
+    model_figures,
+)
 
 MD_LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB (1,048,576)
 CELL_LIMIT = 200  # characters per table cell
@@ -135,27 +142,16 @@ def _document(report: Report, rows: int, points: int) -> str:
 
 
 def _summary(report: Report) -> list[str]:
-    flow = report.flow_through
-    figures = [
-        ("Items done", f"{flow.done:,}"),
-        ("Lead time P50 (triage → done)", human_duration(report.lead_time.p50)),
-        ("Flow-through rate", human_percent(flow.rate)),
-        ("Approval latency P50", human_duration(report.approvals.latency.p50)),
-        ("Failures", f"{sum(f.count for f in report.failures):,}"),
-        (
-            "API requests per run (P50)",
-            _num(report.api.per_run.p50) if report.api.per_run.p50 is not None else "—",
-        ),
-        ("Budget stops", f"{report.budget.stops:,}"),
-    ]
-    return [*_table(["KPI", "value"], figures, len(figures), "rows"), ""]
+    figures = [(label, value, based) for _, label, value, based in headlines(report)]
+    return [*_table(["KPI", "value", "based on"], figures, len(figures), "rows"), ""]
 
 
 def _states(report: Report, rows: int, points: int) -> list[str]:
-    out = ["## Items by state now", ""]
+    out = ["## Items by state now", "", f"From {report.states_basis}.", ""]
     pairs = list(report.states_now.items())
-    out += _pie("Items by state now", pairs[:points])
+    out += _pie("Items by state now", [p for p in pairs[:points] if p[1]])
     out += [*_table(["state", "items"], pairs, rows, "states"), ""]
+    out += [f"**{report.needs_human:,}** open item(s) flagged `needs-human`: a person has to decide.", ""]
     return out
 
 
@@ -185,8 +181,9 @@ def _durations(report: Report, rows: int, points: int) -> list[str]:
     if not states:
         return [*out, "No item left a state in this window.", ""]
     charted = states[:points]
-    p50_hours = [round((s.p50 or 0) / 3600, 2) for _, s in charted]
-    out += _xychart("Median hours in state", [name for name, _ in charted], "hours", [("bar", p50_hours)])
+    unit, size = chart_unit(s.p50 for _, s in charted)
+    p50 = [round((s.p50 or 0) / size, 2) for _, s in charted]
+    out += _xychart(f"Median {unit} in state", [name for name, _ in charted], unit, [("bar", p50)])
     header = ["state", "visits", "P50", "P95", "mean"]
     out += [*_table(header, [_stat_row(n, s) for n, s in states], rows, "states"), ""]
     return out
@@ -214,12 +211,12 @@ def _approvals(report: Report, rows: int) -> list[str]:
     if a.lapsed:
         out += [*_table(["lapsed: reason", "count"], list(a.lapsed.items()), rows, "reasons"), ""]
     out += ["## Flow-through", ""]
-    out.append(
-        f"{flow.done:,} item(s) reached done; {flow.hands_off:,} with no manual command "
-        f"(flow-through rate {human_percent(flow.rate)})."
-    )
+    out.append(flow_sentence(report))
     out.append("")
-    out += _pie("Done items", [("no manual command", flow.hands_off), ("manual command", flow.intervened)])
+    out += _pie(
+        "Done items: approvals only, or a manual command",
+        [(HANDS_OFF, flow.hands_off), (INTERVENED, flow.intervened)],
+    )
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
-from issueops.telemetry.kpi import Stat
+from issueops.telemetry.kpi import Stat, basis, human_duration, human_percent
 
 AUDIT_COLUMNS: tuple[str, ...] = (
     "ts",
@@ -95,12 +95,14 @@ class Approvals:
 
 @dataclass(frozen=True)
 class FlowThrough:
-    """Items that reached done, and how many got there with no person stepping in."""
+    """Items that reached done, and how many got there with no manual command (approvals are the
+    expected way through a gate and are not counted as stepping in: `approvals` says how many)."""
 
     done: int = 0
     hands_off: int = 0
     intervened: int = 0
     rate: float | None = None
+    approvals: int = 0  # approvals granted to the items that reached done
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,8 @@ class Report:
     events_in_window: int = 0
     items: int = 0
     states_now: dict[str, int] = field(default_factory=dict)
+    states_basis: str = ""  # where `states_now` comes from (labels read by a run, or transitions)
+    needs_human: int = 0  # open items flagged for a person
     throughput: dict[str, int] = field(default_factory=dict)
     lead_time: Stat = field(default_factory=Stat)
     lead_time_unknown: int = 0
@@ -215,3 +219,46 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+HANDS_OFF = "approvals only"  # reached done with no manual command besides approving
+INTERVENED = "a manual command"  # /retry, /hold, /assign, a state label moved by hand...
+
+
+def flow_sentence(report: Report) -> str:
+    """What flow-through counts, said in full: approvals are the way through a gate, not a person
+    stepping in, so they are counted beside it rather than inside it."""
+    flow = report.flow_through
+    return (
+        f"{flow.done:,} item(s) reached done; {flow.hands_off:,} of them with no manual command other "
+        f"than approvals (flow-through rate {human_percent(flow.rate)}). Approvals granted to these "
+        f"items: {flow.approvals:,}; {flow.intervened:,} item(s) needed another command or a label "
+        "change by a person."
+    )
+
+
+def headlines(report: Report) -> list[tuple[str, str, str, str]]:
+    """(key, label, value, basis) of each headline figure: every figure says what it rests on."""
+    flow, api, a = report.flow_through, report.api, report.approvals
+    done = flow.done
+    requests = f"{api.per_run.p50:,.0f}" if api.per_run.p50 is not None else "—"
+    return [
+        ("done", "Items done", f"{flow.done:,}", f"{report.items:,} items in the telemetry"),
+        (
+            "lead-p50",
+            "Lead time P50 (triage → done)",
+            human_duration(report.lead_time.p50),
+            basis(report.lead_time.n, done, "done items with a known triage start"),
+        ),
+        ("flow-through", "Flow-through", human_percent(flow.rate), basis(flow.hands_off, done, "done items")),
+        (
+            "approval-p50",
+            "Approval latency P50",
+            human_duration(a.latency.p50),
+            f"{a.latency.n:,} gate(s) passed in the window",
+        ),
+        ("needs-human", "Needs a person", f"{report.needs_human:,}", "open items flagged needs-human"),
+        ("failures", "Failures", f"{sum(f.count for f in report.failures):,}", "item.failed events"),
+        ("requests-p50", "Requests / run P50", requests, f"{api.runs:,} run(s)"),
+        ("budget-stops", "Budget stops", f"{report.budget.stops:,}", f"{api.runs:,} run(s)"),
+    ]

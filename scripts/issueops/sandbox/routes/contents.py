@@ -6,8 +6,10 @@ import base64
 import binascii
 from typing import Any
 
+from issueops.sandbox.clock import http_date
 from issueops.sandbox.gitstore import FILE_MODE
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid, not_found
+from issueops.sandbox.media import requested
 from issueops.sandbox.pagination import paginate
 from issueops.sandbox.routes.common import require_login, string_field
 from issueops.sandbox.routing import route
@@ -62,27 +64,35 @@ def _resolve(ctx: Ctx, ref: str) -> str:
     return sha
 
 
-@route("GET", "/repos/{owner}/{repo}/contents/{path}")
+@route("GET", "/repos/{owner}/{repo}/contents/{path}", optional_tail=True)
 def get_content(ctx: Ctx) -> Reply:
+    """A file or a directory (`/contents`, `/contents/`: the root). A raw media type
+    (`application/vnd.github.raw`, `.v3.raw`, `raw+json`) gets a file's bytes as they are."""
     git = ctx.state.git
     ref = ctx.query.get("ref") or ctx.state.repo.default_branch
     commit = _resolve(ctx, ref)
     path = ctx.params["path"].strip("/")
-    entry = git.lookup(git.commits[commit].tree, path)
-    if entry is None:
+    root = git.commits[commit].tree
+    entry = git.lookup(root, path) if path else None
+    if path and entry is None:
         raise not_found()
-    if entry.type == "tree":
+    modified = {"Last-Modified": http_date(git.commits[commit].date)}
+    if entry is None or entry.type == "tree":
         items = []
-        for child in git.trees[entry.sha]:
+        for child in git.trees[entry.sha if entry else root]:
             kind = "dir" if child.type == "tree" else "file"
             size = len(git.blobs.get(child.sha, b"")) if kind == "file" else 0
-            items.append(ctx.render.content_entry(f"{path}/{child.name}", child.sha, kind, size, ref))
-        return Reply(200, items)
+            child_path = f"{path}/{child.name}" if path else child.name
+            items.append(ctx.render.content_entry(child_path, child.sha, kind, size, ref))
+        return Reply(200, items, modified)
     content = git.blobs[entry.sha]
+    media = requested(ctx.headers.get("accept"))
+    if media.raw:
+        return Reply(200, raw=content, headers={**modified, "Content-Type": f"{media.media}; charset=utf-8"})
     out = ctx.render.content_entry(path, entry.sha, "file", len(content), ref)
     out["content"] = base64.encodebytes(content).decode()
     out["encoding"] = "base64"
-    return Reply(200, out)
+    return Reply(200, out, modified)
 
 
 @route("PUT", "/repos/{owner}/{repo}/contents/{path}", need="write", creates=True)

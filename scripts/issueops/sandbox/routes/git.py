@@ -7,7 +7,7 @@ import binascii
 import re
 from typing import Any
 
-from issueops.sandbox.clock import parse_time
+from issueops.sandbox.clock import http_date, parse_time
 from issueops.sandbox.gitstore import FILE_MODE
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid, not_found
 from issueops.sandbox.pagination import paginate
@@ -28,14 +28,47 @@ def get_ref(ctx: Ctx) -> Reply:
     sha = ctx.state.git.refs.get(ref)
     if sha is None:
         raise not_found()
-    return Reply(200, ctx.render.ref(ref, sha))
+    return Reply(200, ctx.render.ref(ref, sha), {"X-Poll-Interval": "300"})
 
 
 @route("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}")
 def list_matching_refs(ctx: Ctx) -> Reply:
     prefix = _full_ref(ctx.params["ref"])
     refs = sorted((r, s) for r, s in ctx.state.git.refs.items() if r.startswith(prefix))
-    return paginate(ctx, refs, lambda pair: ctx.render.ref(pair[0], pair[1]))
+    reply = paginate(ctx, refs, lambda pair: ctx.render.ref(pair[0], pair[1]))
+    reply.headers["X-Poll-Interval"] = "300"
+    return reply
+
+
+_REF_SCHEMA = "/repos/{owner}/{repo}/git/ref/{ref}"
+_REFS_SCHEMA = "/repos/{owner}/{repo}/git/matching-refs/{ref}"
+
+
+@route(
+    "GET", "/repos/{owner}/{repo}/git/refs/{ref}", optional_tail=True, schema_of=(_REF_SCHEMA, _REFS_SCHEMA)
+)
+def get_refs_legacy(ctx: Ctx) -> Reply:
+    """GitHub's older read of refs, still answered though no longer described: `/git/refs`
+    lists every ref, `/git/refs/heads/main` is that ref (an object), and a partial name lists
+    the refs it prefixes (an array, 404 when none). Clients poll it: `X-Poll-Interval`."""
+    git = ctx.state.git
+    name = ctx.params["ref"].strip("/")
+    headers = {"X-Poll-Interval": "300", "Last-Modified": _last_modified(ctx)}
+    full = _full_ref(name) if name else "refs/"
+    if name and full in git.refs:
+        return Reply(200, ctx.render.ref(full, git.refs[full]), headers)
+    refs = sorted((r, s) for r, s in git.refs.items() if r.startswith(full.rstrip("/") + "/"))
+    if not refs:
+        raise not_found()
+    reply = paginate(ctx, refs, lambda pair: ctx.render.ref(pair[0], pair[1]))
+    reply.headers.update(headers)
+    return reply
+
+
+def _last_modified(ctx: Ctx) -> str:
+    """The refs' Last-Modified: the newest commit a ref points at."""
+    git = ctx.state.git
+    return http_date(max(git.commits[sha].date for sha in git.refs.values()))
 
 
 @route("POST", "/repos/{owner}/{repo}/git/refs", need="write", creates=True)

@@ -104,14 +104,14 @@ def create_issue(ctx: Ctx) -> Reply:
     state.assign(issue, assignees, actor)
     return Reply(
         201,
-        ctx.render.issue(issue, single=True),
+        ctx.render.issue(issue),
         {"Location": f"{ctx.render.repo_url}/issues/{issue.number}"},
     )
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}")
 def get_issue(ctx: Ctx) -> Reply:
-    return Reply(200, ctx.render.issue(issue_or_404(ctx), single=True))
+    return Reply(200, ctx.render.issue(issue_or_404(ctx)))
 
 
 @route("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", need="read")
@@ -166,7 +166,7 @@ def update_issue(ctx: Ctx) -> Reply:
             )
         else:
             state.set_state(issue, "open", None, actor)
-    return Reply(200, ctx.render.issue(issue, single=True))
+    return Reply(200, ctx.render.issue(issue))
 
 
 def _logins(ctx: Ctx) -> list[str]:
@@ -185,7 +185,7 @@ def add_assignees(ctx: Ctx) -> Reply:
     logins = _logins(ctx)
     if at_least(ctx, "triage"):
         ctx.state.assign(issue, [login for login in logins if assignable(ctx.state, login)], actor)
-    return Reply(201, ctx.render.issue(issue, single=True))
+    return Reply(201, ctx.render.issue(issue))
 
 
 @route("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/assignees")
@@ -195,4 +195,4 @@ def remove_assignees(ctx: Ctx) -> Reply:
     logins = _logins(ctx)
     if at_least(ctx, "triage"):
         ctx.state.unassign(issue, logins, actor)
-    return Reply(200, ctx.render.issue(issue, single=True))
+    return Reply(200, ctx.render.issue(issue))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from issueops.sandbox.clock import http_date
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid, not_found
 from issueops.sandbox.models import Issue
 from issueops.sandbox.pagination import paginate
@@ -49,7 +50,8 @@ def get_label(ctx: Ctx) -> Reply:
     label = ctx.state.find_label(ctx.params["name"])
     if label is None:
         raise not_found()
-    return Reply(200, ctx.render.label(label))
+    changed = label.updated_at or ctx.state.repo.created_at
+    return Reply(200, ctx.render.label(label), {"Last-Modified": http_date(changed)})
 
 
 @route("PATCH", "/repos/{owner}/{repo}/labels/{name}", need="write")
@@ -68,6 +70,7 @@ def update_label(ctx: Ctx) -> Reply:
     label.color = _color(data, label.color) or label.color
     if "description" in data:
         label.description = string_field(data, "description", "Label")
+    label.updated_at = state.clock.now()
     return Reply(200, ctx.render.label(label))
 
 

@@ -19,10 +19,58 @@ _LEGACY = {
 }
 
 
+# GET / : GitHub's hypermedia index (`{base}` is the API root; `{web}` the web root, the same here).
+_ROOT = {
+    "current_user_url": "{base}/user",
+    "current_user_authorizations_html_url": "{web}/settings/connections/applications{{/client_id}}",
+    "authorizations_url": "{base}/authorizations",
+    "code_search_url": "{base}/search/code?q={{query}}{{&page,per_page,sort,order}}",
+    "commit_search_url": "{base}/search/commits?q={{query}}{{&page,per_page,sort,order}}",
+    "emails_url": "{base}/user/emails",
+    "emojis_url": "{base}/emojis",
+    "events_url": "{base}/events",
+    "feeds_url": "{base}/feeds",
+    "followers_url": "{base}/user/followers",
+    "following_url": "{base}/user/following{{/target}}",
+    "gists_url": "{base}/gists{{/gist_id}}",
+    "hub_url": "{base}/hub",
+    "issue_search_url": "{base}/search/issues?q={{query}}{{&page,per_page,sort,order}}",
+    "issues_url": "{base}/issues",
+    "keys_url": "{base}/user/keys",
+    "label_search_url": "{base}/search/labels?q={{query}}&repository_id={{repository_id}}{{&page,per_page}}",
+    "notifications_url": "{base}/notifications",
+    "organization_url": "{base}/orgs/{{org}}",
+    "organization_repositories_url": "{base}/orgs/{{org}}/repos{{?type,page,per_page,sort}}",
+    "organization_teams_url": "{base}/orgs/{{org}}/teams",
+    "public_gists_url": "{base}/gists/public",
+    "rate_limit_url": "{base}/rate_limit",
+    "repository_url": "{base}/repos/{{owner}}/{{repo}}",
+    "repository_search_url": "{base}/search/repositories?q={{query}}{{&page,per_page,sort,order}}",
+    "current_user_repositories_url": "{base}/user/repos{{?type,page,per_page,sort}}",
+    "starred_url": "{base}/user/starred{{/owner}}{{/repo}}",
+    "starred_gists_url": "{base}/gists/starred",
+    "topic_search_url": "{base}/search/topics?q={{query}}{{&page,per_page}}",
+    "user_url": "{base}/users/{{user}}",
+    "user_organizations_url": "{base}/user/orgs",
+    "user_repositories_url": "{base}/users/{{user}}/repos{{?type,page,per_page,sort}}",
+    "user_search_url": "{base}/search/users?q={{query}}{{&page,per_page,sort,order}}",
+}
+
+
+@route("GET", "/", need=None)
+def get_root(ctx: Ctx) -> Reply:
+    """The API root: links to the rest of the API (anonymous callers get it too)."""
+    base = ctx.render.base
+    return Reply(200, {key: url.format(base=base, web=base) for key, url in _ROOT.items()})
+
+
 @route("GET", "/rate_limit", need=None, resource=None)
 def get_rate_limit(ctx: Ctx) -> Reply:
-    """Not counted against the primary limit, as on GitHub."""
-    return Reply(200, ctx.limiter.overview(ctx.login or "anonymous"))
+    """Not counted against the primary limit, as on GitHub, yet it carries the core
+    `x-ratelimit-*` headers as GitHub's answer does."""
+    key = ctx.login or "anonymous"
+    bucket = ctx.limiter.bucket(key, "core")
+    return Reply(200, ctx.limiter.overview(key), bucket.headers(ctx.limiter.clock.timestamp()))
 
 
 @route("GET", "/user", need=None)
