@@ -18,7 +18,7 @@ import requests
 
 from issueops.config.labels import label_set
 from issueops.config.validate import validate_all
-from issueops.core.errors import ConfigError, Interrupted, UserError
+from issueops.core.errors import BudgetExhausted, ConfigError, Interrupted, UserError
 from issueops.core.model import WorkItem
 from issueops.core.options import Options, check_api_url, check_repo
 from issueops.core.states import current_state
@@ -259,7 +259,12 @@ def run_stages(
         tel = session.telemetry
         exporter = RunExporter.attach(tel, opts.env, pushgateway=config.telemetry.pushgateway)
         tel.emit("run.started", command=command, dry_run=opts.dry_run)
-        bot = opts.bot_login or config.bot_login or session.port.whoami().login
+        try:
+            bot = opts.bot_login or config.bot_login or session.port.whoami().login
+            base_branch = config.default_branch or session.port.default_branch()
+        except BudgetExhausted as stop_early:  # not even the run's own setup fits: every stage waits
+            summary.budget_stop = str(stop_early)
+            bot, base_branch = opts.bot_login or config.bot_login or "", config.default_branch or "main"
         rt = Runtime(
             repo=check_repo(opts.repo),
             port=session.port,
@@ -272,14 +277,18 @@ def run_stages(
             dry_run=opts.dry_run,
             limit=opts.limit,
             item_filter=opts.item if event_item is None else None,
-            base_branch=config.default_branch or session.port.default_branch(),
+            base_branch=base_branch,
             templates=templates,
         )
         rt.html_base = html_base(opts.api_url)
         runner = Runner(rt, summary, on_progress=_metered(progress, session.governor))
-        if any(n in names for n in ("commands", "assign", "process", "sweep")) and event_item is None:
-            for line in finish_interrupted(rt):
-                summary.rows.append(_repair_row(line))
+        stages_that_repair = ("commands", "assign", "process", "sweep")
+        if any(n in names for n in stages_that_repair) and event_item is None and not summary.budget_stop:
+            try:
+                for line in finish_interrupted(rt):
+                    summary.rows.append(_repair_row(line))
+            except BudgetExhausted as stop:  # a budget too small for the repairs: every stage waits
+                summary.budget_stop = str(stop)
         models = model_asker(opts, config, clock, tel) if "assign" in names else None
         try:
             for stage in build_stages(names, event_item=event_item, fetch=fetch, models=models):

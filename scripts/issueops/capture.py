@@ -59,12 +59,14 @@ def _comment(comment: Comment) -> dict[str, Any]:
 
 
 def _event(event: LabelEvent) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "event": event.event,
-        "label": event.label,
         "actor": event.actor.login,
         "created_at": iso(event.created_at),
     }
+    if event.label:
+        out["label"] = event.label
+    return out
 
 
 def _issue(item: WorkItem, comments: list[Comment], events: list[LabelEvent] | None) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from issueops.apply import ItemState
 from issueops.core.errors import GitHubError
@@ -41,6 +40,7 @@ from issueops.sources.base import Fetch
 from issueops.sources.collect import run_sources
 from issueops.stages import assign as assign_stage
 from issueops.stages import commands as commands_stage
+from issueops.stages import label_authority
 from issueops.stages import monitor as monitor_stage
 from issueops.stages import process as process_stage
 from issueops.stages import sweep as sweep_stage
@@ -63,6 +63,59 @@ def snapshot_of(rt: Runtime) -> Snapshot:
 def context_of(rt: Runtime, state: ItemState, *, with_events: bool = False) -> ItemContext:
     events = tuple(label_events(rt.port, snapshot_of(rt), state.item.number)) if with_events else ()
     return ItemContext(state.item, tuple(state.comments), events, state.pull_request)
+
+
+def permission_of(rt: Runtime, login: str) -> Permission:
+    """A person's repository permission, once per run. Fail closed: any error means none."""
+    cache = snapshot_of(rt).permissions
+    if login not in cache:
+        try:
+            cache[login] = rt.port.get_permission(login)
+        except GitHubError:
+            cache[login] = "none"
+    return cache[login]
+
+
+def is_approver(rt: Runtime, login: str) -> bool:
+    """Listed in `approvers.users` or a member of an `approvers.teams` team (errors: not)."""
+    cache = snapshot_of(rt).approvers
+    if login not in cache:
+        listed = login.lower() in {u.lower() for u in rt.config.approvers.users}
+        member = False
+        for team in rt.config.approvers.teams:
+            if listed or member:
+                break
+            try:
+                member = rt.port.is_team_member(team, login)
+            except GitHubError:
+                member = False
+        cache[login] = listed or member
+    return cache[login]
+
+
+def audit_of(
+    rt: Runtime, state: ItemState, *, with_events: bool = False
+) -> tuple[ItemContext, label_authority.Audit]:
+    """The item's context (with its label history when a decision needs it) and the verdict on
+    its pipeline labels. A history that cannot be read fails the item: nothing passes a gate."""
+    risks = {w.name: w.risk for w in rt.workflows}
+    history = label_authority.needs_history(
+        context_of(rt, state), workflows=risks, bot_login=rt.bot_login, config=rt.config
+    )
+    ctx = context_of(rt, state, with_events=history or with_events)
+    logins = (
+        label_authority.lowering_appliers(ctx, workflows=risks, bot_login=rt.bot_login) if history else set()
+    )
+    audit = label_authority.audit_labels(
+        ctx,
+        workflows=risks,
+        config=rt.config,
+        bot_login=rt.bot_login,
+        permissions={login: permission_of(rt, login) for login in sorted(logins)},
+        approver_logins=frozenset(login for login in sorted(logins) if is_approver(rt, login)),
+        history=history,
+    )
+    return ctx, audit
 
 
 def workflow_of(state: ItemState) -> str | None:
@@ -231,8 +284,11 @@ class ProcessStage:
         workflow = rt.workflow(unit.workflow)
         if workflow is None:
             return Plan(unit.number, reasons=[f"unknown workflow {unit.workflow!r}"])
+        ctx, audit = audit_of(rt, unit.state)
+        if audit.forged:  # the commands stage puts them back; until then nothing moves
+            return Plan(unit.number, reasons=[f"#{unit.number}: labels applied without authority, skipped"])
         return process_stage.plan_process(
-            context_of(rt, unit.state),
+            ctx,
             workflow=workflow,
             config=rt.config,
             templates=rt.templates,
@@ -241,6 +297,7 @@ class ProcessStage:
             now=rt.now,
             bot_login=rt.bot_login,
             html_base=rt.html_base,
+            risk=audit.risk,
         )
 
     def on_failure(self, rt: Runtime, unit: WorkUnit, exc: GitHubError) -> list[Action]:
@@ -268,18 +325,21 @@ class CommandsStage:
 
     def __init__(self, event_item: int | None = None):
         self.event_item = event_item
-        self._permissions: dict[str, Permission] = {}
-        self._approvers: dict[str, bool] = {}
 
     def read(self, rt: Runtime) -> list[WorkUnit]:
         if self.event_item is not None:
             return [self._read_one(rt, self.event_item)]
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
+        risks = {w.name: w.risk for w in rt.workflows}
         return [
             WorkUnit(key=f"#{s.item.number}", state=s, workflow=workflow_of(s))
             for s in snap.managed()
-            if s.comments or rt.config.labels.approved in s.item.labels
+            if s.comments
+            or rt.config.labels.approved in s.item.labels
+            or label_authority.needs_history(
+                context_of(rt, s), workflows=risks, bot_login=rt.bot_login, config=rt.config
+            )
         ]
 
     def _read_one(self, rt: Runtime, number: int) -> WorkUnit:
@@ -298,48 +358,22 @@ class CommandsStage:
         assert unit.state is not None
         state = unit.state
         needs_events = commands_stage.needs_label_events(state.item, rt.config)
-        ctx = context_of(rt, state, with_events=needs_events)
-        workflow = rt.workflow(unit.workflow)
-        risk_label = state.item.label_value("risk::")
-        risk: Any = risk_label if risk_label in ("low", "medium", "high") else None
-        risk = risk or (workflow.risk if workflow else "high")
+        ctx, audit = audit_of(rt, state, with_events=needs_events)
         logins = commands_stage.logins_to_check(ctx, rt.bot_login, config=rt.config)
-        permissions = {login: self._permission(rt, login) for login in sorted(logins)}
-        approvers = frozenset(login for login in sorted(logins) if self._is_approver(rt, login))
+        permissions = {login: permission_of(rt, login) for login in sorted(logins)}
+        approvers = frozenset(login for login in sorted(logins) if is_approver(rt, login))
         head = state.pull_request.head_sha if state.pull_request else None
         return commands_stage.plan_commands(
             ctx,
             config=rt.config,
-            risk=risk,
+            risk=audit.risk,
             bot_login=rt.bot_login,
             permissions=permissions,
             approver_logins=approvers,
             now=rt.now,
             head_sha=head,
+            audit=audit,
         )
-
-    def _permission(self, rt: Runtime, login: str) -> Permission:
-        """Fail closed: any error while checking means no permission."""
-        if login not in self._permissions:
-            try:
-                self._permissions[login] = rt.port.get_permission(login)
-            except GitHubError:
-                self._permissions[login] = "none"
-        return self._permissions[login]
-
-    def _is_approver(self, rt: Runtime, login: str) -> bool:
-        if login not in self._approvers:
-            listed = login.lower() in {u.lower() for u in rt.config.approvers.users}
-            member = False
-            for team in rt.config.approvers.teams:
-                if listed or member:
-                    break
-                try:
-                    member = rt.port.is_team_member(team, login)
-                except GitHubError:
-                    member = False
-            self._approvers[login] = listed or member
-        return self._approvers[login]
 
 
 class SweepStage:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from issueops.apply import ItemState
-from issueops.core.model import LabelEvent, PullRequest, WorkItem
+from issueops.core.model import LabelEvent, Permission, PullRequest, WorkItem
 from issueops.core.states import STATE_PREFIX, TERMINAL, State, current_state, state_labels_of
 from issueops.github.port import GitHubPort
 from issueops.stages.sweep_orphans import item_of_branch
@@ -34,6 +34,9 @@ class Snapshot:
     pulls_loaded: bool = False
     pulls: list[PullRequest] = field(default_factory=list)
     label_events: dict[int, list[LabelEvent]] = field(default_factory=dict)
+    labels_when_read: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    permissions: dict[str, Permission] = field(default_factory=dict)  # looked up once per run
+    approvers: dict[str, bool] = field(default_factory=dict)
     closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
     listed: dict[int, WorkItem] = field(default_factory=dict)  # each item as this run read it
     branches: list[str] | None = None  # the `issueops/` branches, listed at most once per run
@@ -147,17 +150,22 @@ def deliverable_branches(port: GitHubPort, snapshot: Snapshot, prefix: str) -> l
 
 
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
-    """An item's label history, read at most once per run and only when a decision needs it.
+    """An item's label history, read only when a decision needs it, and again only when this run
+    changed the item's labels since (the pipeline's own changes are part of the history the next
+    stage judges by). The read is conditional: an unchanged history costs a free 304.
 
     An item whose `updated_at` has not moved since a run that read its history gets it from the
-    cache for free (O(changes), not O(items), on a quiet repository) — unless this run changed
-    its labels already, which `updated_at` from the listing cannot show.
+    cache without a request (O(changes), not O(items), on a quiet repository) — unless this run
+    changed the item already, which `updated_at` from the listing cannot show.
     """
-    if number not in snapshot.label_events:
-        state, listed = snapshot.items.get(number), snapshot.listed.get(number)
-        unchanged = state is not None and listed is not None and state.item.labels == listed.labels
-        as_of = listed.updated_at if unchanged and listed is not None else None
+    state = snapshot.items.get(number)
+    labels = state.item.labels if state is not None else ()
+    if number not in snapshot.label_events or snapshot.labels_when_read.get(number) != labels:
+        listed = snapshot.listed.get(number)
+        untouched = state is not None and listed is not None and state.item is listed
+        as_of = listed.updated_at if untouched and listed is not None else None
         snapshot.label_events[number] = port.list_label_events(number, as_of=as_of)
+        snapshot.labels_when_read[number] = labels
     return snapshot.label_events[number]
 
 

@@ -319,3 +319,12 @@ def test_retry_target_falls_back_to_assigned() -> None:
     assert retry_target([]) is State.ASSIGNED
     odd = _events(("labeled", "awaiting-approval"), ("labeled", "failed"), ("unlabeled", "awaiting-approval"))
     assert retry_target(odd) is State.ASSIGNED
+
+
+def test_retry_target_restores_only_what_the_pipeline_applied() -> None:
+    by_bot = _events(("labeled", "approved"), ("labeled", "failed"), ("unlabeled", "approved"))
+    assert retry_target(by_bot, BOT) is State.APPROVED
+    dave = Actor("dave")
+    forged = [replace(e, actor=dave) if e.label == "state::approved" else e for e in by_bot]
+    assert retry_target(forged, BOT) is State.ASSIGNED  # a person's approved never comes back
+    assert retry_target(forged) is State.APPROVED  # without the bot's login: the old rule

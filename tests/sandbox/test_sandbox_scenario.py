@@ -8,7 +8,7 @@ import pytest
 
 from issueops.core.errors import ConfigError
 from issueops.sandbox.models import PERMISSION_LEVELS
-from issueops.sandbox.scenario import from_scenario, load_scenario
+from issueops.sandbox.scenario import check_scenario, from_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "scripts/issueops/sandbox/scenarios/demo.yml"
@@ -131,3 +131,66 @@ def test_a_duplicate_key_in_a_scenario_names_both_lines(tmp_path: Path) -> None:
     problem = caught.value.problems[0]
     assert (problem.line, problem.col) == (3, 1)
     assert "duplicate key 'repo' (first at line 1)" in problem.message
+
+
+def test_an_issue_history_replays_with_its_actors_and_times() -> None:
+    sb = from_scenario(
+        {
+            "repo": "acme/ops",
+            "issues": [
+                {
+                    "number": 7,
+                    "title": "t",
+                    "user": "erin",
+                    "labels": ["state::assigned"],
+                    "events": [
+                        {
+                            "event": "labeled",
+                            "label": "state::triage",
+                            "actor": "erin",
+                            "created_at": "2025-01-06T09:00:00Z",
+                        },
+                        {"event": "closed", "actor": "bob", "created_at": "2025-01-06T10:00:00Z"},
+                        {"event": "reopened", "actor": "bob", "created_at": "2025-01-06T11:00:00Z"},
+                        {
+                            "event": "unlabeled",
+                            "label": "state::triage",
+                            "actor": "bot",
+                            "created_at": "2025-01-06T12:00:00Z",
+                        },
+                        {
+                            "event": "labeled",
+                            "label": "state::assigned",
+                            "actor": "bot",
+                            "created_at": "2025-01-06T12:00:00Z",
+                        },
+                    ],
+                    "comments": [{"id": 4242, "user": "bob", "body": "/approve"}],
+                }
+            ],
+        }
+    )
+    issue = sb.issues[7]
+    assert issue.state == "open" and issue.labels == ["state::assigned"]
+    assert [(e.event, e.actor) for e in issue.events] == [
+        ("labeled", "erin"),
+        ("closed", "bob"),
+        ("reopened", "bob"),
+        ("unlabeled", "bot"),
+        ("labeled", "bot"),
+    ]
+    assert [e.created_at.hour for e in issue.events] == [9, 10, 11, 12, 12]
+    assert 4242 in sb.state.comments and sb.state.comments[4242].body == "/approve"
+
+
+@pytest.mark.parametrize(
+    ("name", "event", "fragment"),
+    [
+        ("an unknown kind", {"event": "pinned", "actor": "bob"}, "an issue event is"),
+        ("a label event without its label", {"event": "labeled", "actor": "bob"}, "needs `label`"),
+        ("no actor", {"event": "closed"}, "needs 'actor'"),
+    ],
+)
+def test_a_broken_issue_event_is_named(name: str, event: dict[str, str], fragment: str) -> None:
+    problems = check_scenario({"repo": "a/b", "issues": [{"title": "t", "events": [event]}]})
+    assert any(fragment in p.message for p in problems), (name, problems)

@@ -39,7 +39,7 @@ def last_human_activity(ctx: ItemContext, *, bot_login: str) -> datetime | None:
         if not is_pipeline(comment.author, bot_login):
             times.append(max(comment.created_at, comment.updated_at))
     for event in ctx.label_events:
-        if not is_pipeline(event.actor, bot_login):
+        if event.event in ("labeled", "unlabeled") and not is_pipeline(event.actor, bot_login):
             times.append(event.created_at)
     return max(times) if times else None
 

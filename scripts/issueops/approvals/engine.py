@@ -250,11 +250,16 @@ def latest_label_event(
     return max(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
 
 
-def collect_votes(ctx: ItemContext, authority: Authority) -> tuple[list[Vote], Vote | None, bool]:
-    """All votes in time order, the label's vote (if any) and whether the label's applier is unknown."""
+def collect_votes(
+    ctx: ItemContext, authority: Authority, excluded: frozenset[int] = frozenset(), label_closed: bool = False
+) -> tuple[list[Vote], Vote | None, bool]:
+    """All votes in time order, the label's vote (if any) and whether the label's applier is unknown.
+
+    `excluded`: comments posted while the item was closed; `label_closed`: the approval label was
+    applied while it was closed. Neither ever counts, before or after a reopening."""
     votes: list[Vote] = []
     for comment in ordered_comments(ctx.comments):
-        if authority.is_pipeline(comment.author):
+        if authority.is_pipeline(comment.author) or comment.id in excluded:
             continue
         for command in parse_commands(comment.body):
             if command.name not in VOTE_COMMANDS or not command.valid:
@@ -282,7 +287,7 @@ def collect_votes(ctx: ItemContext, authority: Authority) -> tuple[list[Vote], V
         event = latest_label_event(ctx.label_events, label)
         if event is None:
             unknown = True
-        elif not authority.is_pipeline(event.actor):
+        elif not authority.is_pipeline(event.actor) and not label_closed:
             label_vote = Vote(
                 login=event.actor.login,
                 kind="approve",
@@ -306,11 +311,14 @@ def decide(
     head_sha: str | None,
     record: StatusRecord | None,
     held: bool,
+    excluded: frozenset[int] = frozenset(),
+    label_closed: bool = False,
 ) -> ApprovalDecision:
-    """The approval state of one item, and the updated status record (processed ids untouched)."""
+    """The approval state of one item, and the updated status record (processed ids untouched).
+    `excluded` and `label_closed`: what was given while the item was closed (never counts)."""
     old = record or StatusRecord()
     fp = fingerprint(ctx.item, head_sha)
-    votes, label_vote, unknown_applier = collect_votes(ctx, authority)
+    votes, label_vote, unknown_applier = collect_votes(ctx, authority, excluded, label_closed)
     required = authority.config.policy.required_approvals.get(risk, 1)
 
     bindings = dict(old.bindings)

@@ -78,6 +78,7 @@ class StatusView:
     head_sha: str | None
     hold_by: str | None = None
     hold_reason: str = ""
+    risk_note: str = ""  # a recorded lowering of the risk below the workflow's (stages.label_authority)
 
 
 def _headline(decision: ApprovalDecision, view: StatusView) -> str:
@@ -121,6 +122,8 @@ def render_status(decision: ApprovalDecision, record: StatusRecord, view: Status
         "",
     ]
     counted = {login.lower() for login in decision.approvers}
+    if view.risk_note:
+        lines.append(f"- {view.risk_note}")
     if decision.approvers:
         lines.append("- Approved by: " + ", ".join(_mention(x) for x in decision.approvers))
     if decision.missing and not decision.vetoed_by:

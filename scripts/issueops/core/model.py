@@ -52,9 +52,10 @@ class Comment:
 
 @dataclass(frozen=True)
 class LabelEvent:
-    """One `labeled`/`unlabeled` entry from the issue's event history."""
+    """One `labeled`/`unlabeled` entry from the issue's event history; `closed`/`reopened`
+    entries come along (with an empty label) so a planner can tell when the item was closed."""
 
-    event: Literal["labeled", "unlabeled"]
+    event: Literal["labeled", "unlabeled", "closed", "reopened"]
     label: str
     actor: Actor
     created_at: datetime

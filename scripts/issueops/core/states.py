@@ -28,6 +28,8 @@ class State(StrEnum):
         return STATE_PREFIX + self.value
 
 
+# The cause of a move back from a state label a person applied without the right to.
+REVERT_CAUSE = "authority:revert"
 TERMINAL: frozenset[State] = frozenset({State.DONE, State.REJECTED})
 STATE_LABELS: frozenset[str] = frozenset(s.label for s in State)
 
@@ -80,9 +82,10 @@ class IllegalTransition(ValueError):
 def check_transition(source: State | None, target: State, cause: str) -> None:
     """Raise unless `cause` may move an item from `source` to `target`.
 
-    `source` None (no state label yet) may only enter triage; `sweep` may repair any drift.
+    `source` None (no state label yet) may only enter triage; `sweep` may repair any drift, and
+    `authority:revert` puts back a state a person applied without the right to (label_authority).
     """
-    if cause.startswith("sweep:repair"):
+    if cause.startswith(("sweep:repair", REVERT_CAUSE)):
         return
     if source is None:
         if target is State.TRIAGE:

@@ -101,16 +101,18 @@ def comment(data: Any, issue_number: int | None = None) -> Comment:
 
 
 def label_event(data: Any) -> LabelEvent | None:
-    """A `labeled`/`unlabeled` entry of an issue's events; None for every other event."""
+    """A `labeled`/`unlabeled` entry of an issue's events, or a `closed`/`reopened` one (label
+    empty); None for every other event."""
     event = require(data, "event", str)
-    if event not in ("labeled", "unlabeled"):
+    if event not in ("labeled", "unlabeled", "closed", "reopened"):
         return None
     created = parse_time(require(data, "created_at"))
     if created is None:
         raise ContractError("event without created_at")
+    labelled = event in ("labeled", "unlabeled")
     return LabelEvent(
-        event=cast(Literal["labeled", "unlabeled"], event),
-        label=str(require(require(data, "label", dict), "name", str)),
+        event=cast(Literal["labeled", "unlabeled", "closed", "reopened"], event),
+        label=str(require(require(data, "label", dict), "name", str)) if labelled else "",
         actor=actor(data.get("actor")),
         created_at=created,
     )

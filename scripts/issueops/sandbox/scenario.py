@@ -212,10 +212,13 @@ def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None
         c.time(issue, "created_at")
         c.number(issue)
         for event in c.items(issue, "events"):
-            if c.keys(event, _EVENT, "a label event", ("event", "label", "actor")):
+            if c.keys(event, _EVENT, "an issue event", ("event", "actor")):
                 c.time(event, "created_at")
-                if event.get("event") not in ("labeled", "unlabeled"):
-                    c.fail(event, "event", "a label event is `labeled` or `unlabeled`")
+                kind = event.get("event")
+                if kind not in ("labeled", "unlabeled", "closed", "reopened"):
+                    c.fail(event, "event", "an issue event is `labeled`, `unlabeled`, `closed` or `reopened`")
+                elif kind in ("labeled", "unlabeled") and not event.get("label"):
+                    c.fail(event, None, f"a `{kind}` event needs `label`")
         if issue.get("state", "open") not in ("open", "closed"):
             c.fail(issue, "state", "issue state must be open or closed")
         c.reactions(issue)
@@ -375,6 +378,8 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
             state.set_state(
                 issue, "closed", spec.get("state_reason") or "completed", issue.user, when=issue.updated_at
             )
+        elif issue.state == "closed":  # a replayed history that ends closed, on an issue that is open
+            state.set_state(issue, "open", None, issue.user, when=issue.updated_at)
     inference = data.get("inference") or {}
     sb.inference.add(*(dict(entry) for entry in inference.get("answers") or []))
     if inference.get("default") is not None:
@@ -397,17 +402,20 @@ def build_sandbox(data: Mapping[str, Any]) -> Sandbox:
 def _replay_label_history(
     state: SandboxState, issue: Issue, events: list[Any], labels: list[str], created: datetime
 ) -> None:
-    """Label events with their actors and times (who applied a label matters to the pipeline);
-    labels the history does not explain are applied last by the issue's author."""
+    """Label, close and reopen events with their actors and times (who applied a label, and when
+    the item was closed, matter to the pipeline); labels the history does not explain are applied
+    last by the issue's author."""
     last = created
     for event in events:
         when = _time(event.get("created_at"), last)
         last = max(last, when)
-        actor, label = str(event["actor"]), str(event["label"])
-        if event["event"] == "labeled":
-            state.add_labels(issue, [label], actor, when=when)
+        actor, kind = str(event["actor"]), event["event"]
+        if kind == "labeled":
+            state.add_labels(issue, [str(event["label"])], actor, when=when)
+        elif kind == "unlabeled":
+            state.remove_label(issue, str(event["label"]), actor, when=when)
         else:
-            state.remove_label(issue, label, actor, when=when)
+            state.set_state(issue, "closed" if kind == "closed" else "open", None, actor, when=when)
     state.add_labels(issue, [n for n in labels if n not in issue.labels], issue.user, when=last)
     for name in [n for n in issue.labels if n not in labels]:
         state.remove_label(issue, name, issue.user, when=last)

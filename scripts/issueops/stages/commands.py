@@ -39,6 +39,7 @@ from issueops.approvals.status import (
 )
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
+from issueops.core.comments import same_login
 from issueops.core.model import (
     Action,
     AddLabels,
@@ -57,12 +58,21 @@ from issueops.core.model import (
     marker,
 )
 from issueops.core.states import (
+    REVERT_CAUSE,
     TERMINAL,
     IllegalTransition,
     State,
     check_transition,
     current_state,
     parse_state,
+)
+from issueops.stages.label_authority import (
+    GATED,
+    Audit,
+    audit_actions,
+    audit_events,
+    closed_comment_ids,
+    closed_when,
 )
 
 RECEIPT = "eyes"
@@ -128,9 +138,17 @@ def failed_from(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State | No
     return None
 
 
-def retry_target(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State:
-    """Where `/retry` sends a failed item: where it failed, or `assigned` (start over) if unknown."""
+def retry_target(events: tuple[LabelEvent, ...] | list[LabelEvent], bot_login: str | None = None) -> State:
+    """Where `/retry` sends a failed item: where it failed, or `assigned` (start over) if unknown.
+
+    With `bot_login`, a state past a gate counts only if the pipeline applied it last: a person's
+    `state::approved` swapped for `state::failed` must not come back as approved."""
     source = failed_from(events)
+    if source in GATED and bot_login is not None:
+        applied = [e for e in events if e.event == "labeled" and e.label == source.label]
+        latest = max(applied, key=lambda e: e.created_at) if applied else None
+        if latest is None or not same_login(latest.actor.login, bot_login):
+            return State.ASSIGNED
     return source if source in RETRY_TARGETS else State.ASSIGNED
 
 
@@ -290,6 +308,7 @@ def _transitions(
     new_ids: set[int],
     state: State | None,
     gate_required: bool,
+    bot_login: str,
 ) -> tuple[list[Transition], State | None]:
     number = ctx.item.number
     moves: list[Transition] = []
@@ -313,7 +332,7 @@ def _transitions(
     if rejects and state not in TERMINAL:
         move(State.REJECTED, "command:reject")
     for comment, _command in work.retry:
-        moved = state is State.FAILED and move(retry_target(ctx.label_events), "command:retry")
+        moved = state is State.FAILED and move(retry_target(ctx.label_events, bot_login), "command:retry")
         work.outcomes.setdefault(comment.id, []).append(GRANTED if moved else CONFUSED)
         if moved:
             work.applied.append(("retry", comment.author.login, comment.id))
@@ -387,10 +406,13 @@ def plan_commands(
     now: datetime,
     head_sha: str | None,
     reacted: Mapping[int, frozenset[str]] | None = None,
+    audit: Audit | None = None,
 ) -> Plan:
     """Everything the commands stage wants done on one item, for the applier.
 
     `reacted` maps comment id -> reactions the bot already left on it (so replays add none).
+    `audit`: the verdict on the item's pipeline labels (stages.label_authority); its repairs come
+    first and the approvals are judged from the state it leaves.
     `now` is accepted for the runner's uniform call; nothing here depends on the clock.
     """
     del now  # the plan is a function of history only, so replays compare equal
@@ -418,7 +440,17 @@ def plan_commands(
     held = hold_label in work.labels
 
     record = find_status_record(ctx, bot_login)
-    decision = decide(ctx, authority=authority, risk=risk, head_sha=head_sha, record=record, held=held)
+    label_event = latest_label_event(ctx.label_events, config.labels.approved)
+    decision = decide(
+        ctx,
+        authority=authority,
+        risk=risk,
+        head_sha=head_sha,
+        record=record,
+        held=held,
+        excluded=closed_comment_ids(ctx, bot_login),
+        label_closed=label_event is not None and closed_when(ctx, label_event.created_at),
+    )
     new_ids = {c.id for c, _ in new}
     for vote in decision.votes:
         if vote.comment_id in new_ids:
@@ -429,15 +461,16 @@ def plan_commands(
     has_pr = ctx.pull_request is not None or bool(head_sha)
     gate = "before_publishing" if has_pr else "before_processing"
     gate_required = getattr(gates_for(config.policy.profile, risk), gate)
-    state = current_state(item.labels)
-    moves, final_state = _transitions(ctx, decision, work, new_ids, state, gate_required)
+    state = current_state(item.labels) if audit is None else audit.state
+    moves, final_state = _transitions(ctx, decision, work, new_ids, state, gate_required, bot_login)
 
-    actions: list[Action] = []
+    actions: list[Action] = audit_actions(ctx, audit, bot_login) if audit is not None else []
     for comment, _ in new:
         if not comment.author.is_bot and RECEIPT not in seen.get(comment.id, frozenset()):
             actions.append(React(item.number, RECEIPT, comment.id))
+    repaired = set(audit.remove) if audit is not None else set()
     added = [x for x in work.labels if x not in item.labels]
-    removed = [x for x in item.labels if x not in work.labels]
+    removed = [x for x in item.labels if x not in work.labels and x not in repaired]
     if added:
         actions.append(AddLabels(item.number, tuple(added)))
     actions += [RemoveLabel(item.number, x) for x in removed]
@@ -470,8 +503,15 @@ def plan_commands(
         denied=decision.record.denied | {(login, src, reason) for login, src, _, reason, _ in work.denials},
         processed=decision.record.processed | new_ids,
     )
+    risk_note = ""
+    if audit is not None and audit.lowered_by is not None:
+        risk_note = (
+            f"Risk lowered to `{risk}`, below the workflow's `{audit.floor}`, by "
+            f"@{audit.lowered_by} (a configured approver)"
+        )
     status_needed = (
-        _bot_comment(ctx, STATUS_KEY, bot_login) is not None
+        bool(risk_note)
+        or _bot_comment(ctx, STATUS_KEY, bot_login) is not None
         or final_state is State.AWAITING_APPROVAL
         or bool(decision.votes or decision.lapsed or decision.denials or work.denials)
         or held
@@ -488,12 +528,29 @@ def plan_commands(
             head_sha=head_sha,
             hold_by=hold_by,
             hold_reason=hold_reason,
+            risk_note=risk_note,
         )
         body = render_status(decision, new_record, view)
         if _differs(ctx, STATUS_KEY, bot_login, body):
             actions.append(UpsertComment(item.number, STATUS_KEY, body))
+    lowering: dict[str, object] = {
+        "event": "risk.lowered",
+        "login": audit.lowered_by if audit else None,
+        "risk": risk,
+    }
+    existing = _bot_comment(ctx, STATUS_KEY, bot_login)
+    if risk_note and audit is not None and (existing is None or risk_note not in existing.body):
+        lowering["floor"] = audit.floor
+        actions_events: list[dict[str, object]] = [lowering]
+    else:
+        actions_events = []
     plan.actions = actions
-    plan.events = _events(decision, work, old_denied, risk, gate)
+    plan.events = _events(decision, work, old_denied, risk, gate) + actions_events
+    if audit is not None:
+        plan.events = audit_events(audit) + plan.events
+        if audit.revert is not None:
+            plan.reasons.append(f"{audit.revert.from_state} -> {audit.revert.to_state} ({REVERT_CAUSE})")
+        plan.reasons += [f"{f.label} applied by @{f.login or 'unknown'}: {f.effect}" for f in audit.findings]
     plan.reasons += [f"{m.from_state} -> {m.to_state} ({m.cause})" for m in moves]
     return plan
 

@@ -477,11 +477,14 @@ def plan_process(
     now: datetime,
     bot_login: str,
     html_base: str = "https://github.com",
+    risk: Risk | None = None,
 ) -> Plan:
     """The next step of one item's workflow; an empty plan when there is nothing to do now.
 
     `templates` maps file names under workflow_schemas/templates/ to their text. `html_base`
-    is the web root for `item.url` in templates (GitHub Enterprise: its own host).
+    is the web root for `item.url` in templates (GitHub Enterprise: its own host). `risk`: the
+    effective risk decided from the label history (stages.label_authority); by default the
+    strictest of the workflow's and the `risk::` labels.
     """
     item = ctx.item
     state = current_state(item.labels)
@@ -489,7 +492,7 @@ def plan_process(
     if state is None or on_hold(item, config):
         why = "on hold" if state is not None else "no single state label (sweep repairs it)"
         return Plan(item.number, reasons=[f"#{item.number}: {why}, skipped"])
-    risk = effective_risk(item, workflow.risk)
+    risk = risk or effective_risk(item, workflow.risk)
     run = Inputs(workflow, config, templates, repo, base_branch, now, bot_login, html_base, risk)
 
     if state in _IN_FLIGHT and pr is not None and pr.merged:

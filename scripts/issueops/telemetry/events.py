@@ -88,6 +88,21 @@ _SPECS: tuple[EventSpec, ...] = (
     _spec("approval.denied", "an approval attempt did not count (reason code)", login=STR, reason=STR),
     _spec("approval.lapsed", "an earlier approval no longer counts", login=STR, reason=STR),
     _spec("command.applied", "a comment command took effect", command=STR, login=STR),
+    _spec(
+        "label.reverted",
+        "a pipeline label applied without the right to it was put back (reason code)",
+        login=STR,
+        label=STR,
+        reason=STR,
+        to=OPT_STR,
+    ),
+    _spec(
+        "risk.lowered",
+        "a configured approver lowered the risk below the workflow's",
+        login=STR,
+        risk=STR,
+        floor=STR,
+    ),
     _spec("api.wait", "the governor waited before a request", item=False, seconds=NUM, reason=STR),
     _spec(
         "api.budget_stop",
