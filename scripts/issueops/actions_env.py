@@ -450,6 +450,7 @@ class RunInputs:
     dry_run_reason: str
     limit: int | None = None
     max_requests: int | None = None
+    max_seconds: int | None = None
     item: int | None = None
     api_url: str | None = None
     config: str | None = None
@@ -520,6 +521,7 @@ def resolve_inputs(env: Mapping[str, str]) -> RunInputs:
         dry_run_reason=reason,
         limit=_number(env, "ISSUEOPS_INPUT_LIMIT", "limit", 0),
         max_requests=_number(env, "ISSUEOPS_INPUT_MAX_REQUESTS", "max_requests", 1),
+        max_seconds=_number(env, "ISSUEOPS_INPUT_MAX_SECONDS", "max_seconds", 1),
         item=_number(env, "ISSUEOPS_INPUT_ITEM", "item", 1),
         api_url=api_url,
         config=config,
@@ -563,6 +565,8 @@ def build_argv(words: Sequence[str], extra: Sequence[str], inputs: RunInputs) ->
         argv += ["--limit", str(inputs.limit)]
     if inputs.max_requests is not None:
         argv += ["--max-requests", str(inputs.max_requests)]
+    if inputs.max_seconds is not None:
+        argv += ["--max-seconds", str(inputs.max_seconds)]
     if inputs.bot_login:
         argv += ["--bot-login", inputs.bot_login]
     argv += list(words)

@@ -190,7 +190,9 @@ def open_session(
         command=command,
         secret_env=("GITHUB_TOKEN", opts.token_env, "ISSUEOPS_APP_PRIVATE_KEY", config.copilot.token_env),
     )
-    settings = GovernorSettings.from_config(config.api, max_requests=opts.max_requests)
+    settings = GovernorSettings.from_config(
+        config.api, max_requests=opts.max_requests, max_seconds=opts.max_seconds
+    )
     governor = Governor(
         settings,
         clock=clock or SystemClock(),

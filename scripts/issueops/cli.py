@@ -201,6 +201,11 @@ def _global_params() -> list[click.Option]:
         click.Option(["--limit"], type=click.IntRange(min=0), help="At most N work items changed this run."),
         click.Option(["--max-requests"], type=click.IntRange(min=1), help="API request budget for this run."),
         click.Option(
+            ["--max-seconds"],
+            type=click.IntRange(min=1),
+            help="Wall-clock budget for this run: no item starts after it (config api.max_run_seconds).",
+        ),
+        click.Option(
             ["--bot-login"],
             envvar="ISSUEOPS_BOT_LOGIN",
             help="The token's own login (github-actions[bot], <app-slug>[bot]): an installation token "

@@ -40,6 +40,7 @@ from issueops.model_assist import ModelAsker, matcher_for
 from issueops.runner import Runtime, WorkUnit
 from issueops.snapshot import (
     Snapshot,
+    deliverable_branches,
     label_events,
     load_pulls,
     read_closed_active,
@@ -384,7 +385,7 @@ class ProcessStage:
         ]
         if not may_open:
             return
-        have = {item_of_branch(b) for b in rt.port.list_branches(BRANCH_PREFIX)}
+        have = {item_of_branch(b) for b in deliverable_branches(rt.port, snapshot_of(rt), BRANCH_PREFIX)}
         for state in may_open:
             state.branch_missing = state.item.number not in have
 
@@ -615,7 +616,7 @@ class SweepStage:
         point at that the snapshot does not hold (closed, or gone: a 404 is confirmed missing)."""
         wanted = rt.item_filter
         try:
-            branches = rt.port.list_branches(BRANCH_PREFIX)
+            branches = deliverable_branches(rt.port, snap, BRANCH_PREFIX)
         except GitHubError as exc:
             rt.orphans = OrphanReport(error=str(exc)).as_dict()
             return {}

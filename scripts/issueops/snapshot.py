@@ -38,6 +38,8 @@ class Snapshot:
     permissions: dict[str, Permission] = field(default_factory=dict)  # looked up once per run
     approvers: dict[str, bool] = field(default_factory=dict)
     closed_active: set[int] | None = None  # read by `read_closed_active`, once per run
+    listed: dict[int, WorkItem] = field(default_factory=dict)  # each item as this run read it
+    branches: list[str] | None = None  # the `issueops/` branches, listed at most once per run
 
     def managed(self) -> list[ItemState]:
         return [s for n, s in sorted(self.items.items()) if is_managed(s.item)]
@@ -45,6 +47,7 @@ class Snapshot:
     def add(self, item: WorkItem) -> ItemState:
         state = ItemState(item=item)
         self.items[item.number] = state
+        self.listed[item.number] = item
         return state
 
 
@@ -144,14 +147,31 @@ def _take_closed(port: GitHubPort, snapshot: Snapshot, listed: list[WorkItem]) -
     return found
 
 
+def deliverable_branches(port: GitHubPort, snapshot: Snapshot, prefix: str) -> list[str]:
+    """The deliverable branches, listed once per run: process marks the items without one, the
+    orphan scan looks for branches without a PR. A branch this run creates has its PR made in the
+    same item, so the orphan scan loses nothing by not seeing it until the next run."""
+    if snapshot.branches is None:
+        snapshot.branches = port.list_branches(prefix)
+    return snapshot.branches
+
+
 def label_events(port: GitHubPort, snapshot: Snapshot, number: int) -> list[LabelEvent]:
     """An item's label history, read only when a decision needs it, and again only when this run
     changed the item's labels since (the pipeline's own changes are part of the history the next
-    stage judges by). The read is conditional: an unchanged history costs a free 304."""
+    stage judges by). The read is conditional: an unchanged history costs a free 304.
+
+    An item whose `updated_at` has not moved since a run that read its history gets it from the
+    cache without a request (O(changes), not O(items), on a quiet repository) — unless this run
+    changed the item already, which `updated_at` from the listing cannot show.
+    """
     state = snapshot.items.get(number)
     labels = state.item.labels if state is not None else ()
     if number not in snapshot.label_events or snapshot.labels_when_read.get(number) != labels:
-        snapshot.label_events[number] = port.list_label_events(number)
+        listed = snapshot.listed.get(number)
+        untouched = state is not None and listed is not None and state.item is listed
+        as_of = listed.updated_at if untouched and listed is not None else None
+        snapshot.label_events[number] = port.list_label_events(number, as_of=as_of)
         snapshot.labels_when_read[number] = labels
     return snapshot.label_events[number]
 

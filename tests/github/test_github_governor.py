@@ -224,3 +224,30 @@ def test_token_never_in_events_or_errors() -> None:
         r.governor.send(get(), script)
     assert "sekret" not in str(info.value)
     assert all("sekret" not in str(fields) for _, fields in r.events)
+
+
+# --- the run's time budget -------------------------------------------------------------------
+
+
+def test_time_budget_stops_before_the_next_item_never_inside_one() -> None:
+    r = rig(max_seconds=10)
+    send = Script([reply(200, "[]")])
+    with r.governor.item_scope(3):
+        r.governor.send(get(), send)
+        r.clock.sleep(30)  # the item runs long: it is finished, not cut
+        r.governor.send(post(), send)
+    stop = pytest.raises(BudgetExhausted, match=r"run time budget of 10 s reached \(\d+ s elapsed\)")
+    with stop, r.governor.item_scope(3):
+        pytest.fail("an item started after the time budget")
+    assert [name for name, _ in r.events] == ["api.budget_stop"]
+    assert "run time budget" in str(r.events[0][1]["reason"])
+
+
+def test_time_budget_stops_a_read_between_items_and_none_means_no_limit() -> None:
+    r = rig(max_seconds=5)
+    r.clock.sleep(5)
+    with pytest.raises(BudgetExhausted, match="run time budget"):
+        r.governor.send(get(), Script([reply(200, "[]")]))
+    unlimited = rig()
+    unlimited.clock.sleep(10**6)
+    assert unlimited.governor.send(get(), Script([reply(200, "[]")])).status == 200

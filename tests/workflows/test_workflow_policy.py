@@ -111,6 +111,26 @@ def test_every_job_has_a_timeout(path: Path) -> None:
         assert isinstance(timeout, int) and 0 < timeout <= 60, f"{path.name}:{job_id}: timeout-minutes"
 
 
+# Setup (checkout, Python, install, cache restore) and the steps after the run (cache save,
+# telemetry upload) need time too: the run's own budget leaves them at least this much of the job.
+JOB_OVERHEAD_SECONDS = 120
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_every_issueops_run_stops_before_its_job_times_out(path: Path) -> None:
+    """A run that hits `timeout-minutes` is cancelled with no summary and no outputs; a time
+    budget below it makes the run stop between items, say so and write them."""
+    for job_id, job in _jobs(path).items():
+        for step in job.get("steps") or ():
+            env = step.get("env") or {}
+            if "ISSUEOPS_INPUT_MAX_REQUESTS" not in env:  # a step that does not talk to the API
+                continue
+            raw = str(env.get("ISSUEOPS_INPUT_MAX_SECONDS", ""))
+            assert raw.isdigit(), f"{path.name}:{job_id}: pass ISSUEOPS_INPUT_MAX_SECONDS (a number)"
+            limit = int(job["timeout-minutes"]) * 60 - JOB_OVERHEAD_SECONDS
+            assert 0 < int(raw) <= limit, f"{path.name}:{job_id}: max seconds {raw} must be <= {limit}"
+
+
 @pytest.mark.parametrize("path", [*FILES, ACTION], ids=[*IDS, "action.yml"])
 def test_no_expression_inside_run(path: Path) -> None:
     for step in run_steps(path):

@@ -56,6 +56,12 @@ class ApiConfig(Strict):
     max_wait_seconds: float = Field(300, ge=0, description="Never wait longer than this: stop instead.")
     max_retries: int = Field(4, ge=0, le=10, description="Retries of a transient failure (5xx, timeout).")
     cache_path: str = Field(".issueops-cache/etags.json", description="Conditional-request cache file.")
+    max_run_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Wall-clock budget of one run (--max-seconds): no item starts after it; set it "
+        "below the job's timeout-minutes so a run stops cleanly instead of being cancelled.",
+    )
 
 
 class LabelsConfig(Strict):

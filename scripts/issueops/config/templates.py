@@ -10,9 +10,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # The names a template may use, and the attributes each offers (validate checks both).
@@ -75,6 +76,15 @@ class TemplateContext:
         }
 
 
+@lru_cache(maxsize=256)
+def compiled(source: str) -> Template:
+    """The template compiled once per source text: a run renders the same few for every item.
+
+    Compiling costs far more than rendering; a compile error is not cached and raises every time.
+    """
+    return _ENV.from_string(source)
+
+
 def render(source: str, context: TemplateContext) -> str:
     """Render template text; raises jinja2 errors (undefined names, sandbox violations)."""
-    return _ENV.from_string(source).render(context.as_dict())
+    return compiled(source).render(context.as_dict())

@@ -28,6 +28,7 @@ class Options:
     json_output: bool = False
     limit: int | None = None
     max_requests: int | None = None
+    max_seconds: int | None = None  # wall-clock budget of the run
     item: int | None = None
     bot_login: str | None = None  # the token's own login, for tokens that cannot read GET /user
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)

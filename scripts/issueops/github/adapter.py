@@ -10,6 +10,7 @@ object whenever an attribute is missing, which would add hidden requests. See do
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ T = TypeVar("T")
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _MARKERS = re.compile(r"<!--\s*issueops:[^>]*?-->")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# A label history is remembered only for an item unchanged this long: `updated_at` has whole
+# seconds, so a change in the same second as the listing could otherwise hide behind it.
+SETTLED_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -290,10 +294,24 @@ class PyGithubAdapter:
             raw = self._pages(f"{self._base}/issues/{number}/comments")
             return [convert.comment(d, number) for d in raw]
 
-    def list_label_events(self, number: int) -> list[LabelEvent]:
+    def list_label_events(self, number: int, *, as_of: datetime | None = None) -> list[LabelEvent]:
+        cache, key = self.governor.cache, f"{self._base}/issues/{number}/label-events"
+        version = convert.iso(as_of) if as_of is not None else None
+        if cache is not None and version is not None:
+            known = cache.recall(key, version)
+            if known is not None:
+                return [event for event in map(convert.label_event, json.loads(known)) if event]
         with self._calling(self._issue(number)):
-            events = (convert.label_event(d) for d in self._pages(f"{self._base}/issues/{number}/events"))
-            return [e for e in events if e is not None]
+            raw = self._pages(f"{self._base}/issues/{number}/events")
+            events = [convert.label_event(d) for d in raw]
+        if cache is not None and version is not None and self._settled(as_of):
+            kept = [convert.label_event_json(e) for e in events if e is not None]
+            cache.remember(key, version, json.dumps(kept, separators=(",", ":")))
+        return [event for event in events if event is not None]
+
+    def _settled(self, updated_at: datetime | None) -> bool:
+        """Old enough that no change can still share its second: a history read now is whole."""
+        return updated_at is not None and (self._now() - updated_at).total_seconds() >= SETTLED_SECONDS
 
     def list_cross_references(self, number: int) -> list[CrossReference]:
         with self._calling(self._issue(number)):

@@ -1,24 +1,73 @@
-"""The conditional-request cache: ETag and body per URL, kept between runs in one JSON file.
+"""The conditional-request cache: ETag and the fields we read per URL, kept between runs in one file.
 
 A GET sent with `If-None-Match` that GitHub answers 304 does not count against the primary
 rate limit, so an unchanged repository costs about nothing to read again. The server validates
 every ETag, so a stale or foreign entry can only cost a normal 200, never a wrong answer.
+
+What it holds is what a run needs, not a fixed number of URLs: a run visits its URLs in the
+same order every time, so an entry-count LRU smaller than one run evicts every entry before it
+is reused. Entries are bounded by bytes instead (far above what one repository's runs touch),
+least recently used first. Each body is cut down to the fields the adapter reads back
+(`KEPT_FIELDS`), and the file is gzip-compressed JSON: well under 1 KB an item.
+
+Beside HTTP entries it keeps *memos*: a value derived from GitHub together with the version it
+was read at (an item's label history at its `updated_at`), valid while that version stands.
 The file is replaced atomically (temp file + rename): a run killed mid-write leaves the old file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import tempfile
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEPT_HEADERS = ("link", "content-type")  # what a replayed 200 needs (pagination, JSON)
 MAX_BODY_CHARS = 4_000_000
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # of kept text; the compressed file is several times smaller
+MEMO_PREFIX = "memo:"
+
+# Every field of a GitHub answer that `convert.py` and `adapter.py` read, at any depth; the rest
+# of a cached body is dropped. A field missing here is a `ContractError` (or a different answer)
+# on a replayed 304, which tests/github/test_github_cache_fields.py catches for every read.
+KEPT_FIELDS = frozenset(
+    {
+        # issues, comments, label events, pull requests (convert.py)
+        *("number", "title", "body", "state", "state_reason", "locked", "comments", "pull_request"),
+        *("user", "login", "type", "labels", "name", "assignees", "id", "issue_url"),
+        *("created_at", "updated_at", "closed_at", "event", "label", "actor"),
+        *("head", "base", "ref", "sha", "merged", "merged_at"),
+        # search, permissions, the repository, git objects, labels, errors (adapter.py)
+        *("items", "total_count", "incomplete_results", "repository_url", "html_url"),
+        *("role_name", "permission", "default_branch", "object", "tree", "path", "mode", "truncated"),
+        *("color", "description", "slug", "message", "errors", "code"),
+    }
+)
+
+
+def slim(value: Any) -> Any:
+    """`value` with only `KEPT_FIELDS` left in every object, however deep."""
+    if isinstance(value, dict):
+        return {k: slim(v) for k, v in value.items() if k in KEPT_FIELDS}
+    if isinstance(value, list):
+        return [slim(v) for v in value]
+    return value
+
+
+def slim_body(body: str) -> str:
+    """A JSON body cut to the fields we read (compact separators); any other text unchanged."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(slim(data), separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -27,41 +76,62 @@ class CachedReply:
     body: str
     headers: dict[str, str] = field(default_factory=dict)
 
+    def size(self, key: str) -> int:
+        headers = sum(len(k) + len(v) for k, v in self.headers.items())
+        return len(key) + len(self.etag) + len(self.body) + headers
+
 
 class EtagCache:
-    """Least-recently-used map of URL -> (ETag, body, a few headers); `save()` persists it."""
+    """URL -> (ETag, slimmed body, a few headers) and memos, bounded by bytes; `save()` persists it."""
 
-    def __init__(self, path: Path | None = None, *, max_entries: int = 2000) -> None:
+    def __init__(self, path: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[str, CachedReply] = OrderedDict()
+        self._bytes = 0
         self._dirty = False
         self.load_problem: str | None = None  # why an existing file was ignored, if it was
         self.hits = 0
+        self.memo_hits = 0
+        self.evicted = 0
 
     @classmethod
-    def load(cls, path: Path | None, *, max_entries: int = 2000) -> EtagCache:
+    def load(cls, path: Path | None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> EtagCache:
         """Read the file if there is one; a missing or unreadable file means an empty cache."""
-        cache = cls(path, max_entries=max_entries)
+        cache = cls(path, max_bytes=max_bytes)
         if path is None or not path.exists():
             return cache
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raw = path.read_bytes()
+            data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+            if not isinstance(data, dict) or data.get("version") not in (1, FORMAT_VERSION):
                 raise ValueError("unknown format version")
-            for key, raw in data["entries"].items():
-                cache._entries[str(key)] = CachedReply(
-                    etag=str(raw["etag"]),
-                    body=str(raw["body"]),
-                    headers={str(k): str(v) for k, v in raw.get("headers", {}).items()},
+            if data["version"] == 1:  # whole bodies, a dict: slimmed on the way in
+                rows = [
+                    (k, e["etag"], slim_body(str(e["body"])), e.get("headers", {}))
+                    for k, e in data["entries"].items()
+                ]
+            else:
+                rows = data["entries"]
+            for key, etag, body, headers in rows:
+                cache._store(
+                    str(key),
+                    CachedReply(str(etag), str(body), {str(k): str(v) for k, v in headers.items()}),
                 )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
             cache._entries.clear()
+            cache._bytes = 0
             cache.load_problem = f"{path}: ignored ({exc}); it is rebuilt on save"
+        cache._dirty = False
         return cache
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """The kept text, in characters (the byte budget's measure)."""
+        return self._bytes
 
     def get(self, key: str) -> CachedReply | None:
         entry = self._entries.get(key)
@@ -76,23 +146,50 @@ class EtagCache:
             self.hits += 1
         return entry
 
-    def put(self, key: str, etag: str, body: str, headers: dict[str, str]) -> None:
+    def put(self, key: str, etag: str, body: str, headers: dict[str, str]) -> str:
+        """Keep a 200 answer (its body slimmed); returns the body as kept, the one a 304 replays."""
         if not etag or len(body) > MAX_BODY_CHARS:
-            return
+            return body
         kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
-        entry = CachedReply(etag=etag, body=body, headers=kept)
-        if self._entries.get(key) == entry:
-            self._entries.move_to_end(key)
-            return
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        self._dirty = True
+        entry = CachedReply(etag=etag, body=slim_body(body), headers=kept)
+        self._store(key, entry)
+        return entry.body
+
+    # --- memos: derived values valid while their version stands ---------------------------------
+
+    def recall(self, key: str, version: str) -> str | None:
+        """The memo `key` if it was remembered at `version`, else None (and it is then stale)."""
+        entry = self.get(MEMO_PREFIX + key)
+        if entry is None or entry.etag != version:
+            return None
+        self.memo_hits += 1
+        return entry.body
+
+    def remember(self, key: str, version: str, value: str) -> None:
+        if len(value) <= MAX_BODY_CHARS:
+            self._store(MEMO_PREFIX + key, CachedReply(etag=version, body=value))
 
     def forget(self, key: str) -> None:
-        if self._entries.pop(key, None) is not None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size(key)
             self._dirty = True
+
+    def _store(self, key: str, entry: CachedReply) -> None:
+        old = self._entries.get(key)
+        if old == entry:
+            self._entries.move_to_end(key)
+            return
+        if old is not None:
+            self._bytes -= old.size(key)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        self._bytes += entry.size(key)
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            gone, dropped = self._entries.popitem(last=False)
+            self._bytes -= dropped.size(gone)
+            self.evicted += 1
+        self._dirty = True
 
     def save(self) -> bool:
         """Write the file atomically if anything changed; returns whether it wrote."""
@@ -101,15 +198,13 @@ class EtagCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "version": FORMAT_VERSION,
-            "entries": {
-                key: {"etag": e.etag, "body": e.body, "headers": e.headers}
-                for key, e in self._entries.items()
-            },
+            "entries": [[key, e.etag, e.body, e.headers] for key, e in self._entries.items()],
         }
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         fd, tmp = tempfile.mkstemp(prefix=".etags-", suffix=".tmp", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(gzip.compress(data, compresslevel=6, mtime=0))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

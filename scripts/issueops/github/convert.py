@@ -155,6 +155,16 @@ def cross_reference(data: Any) -> CrossReference | None:
     )
 
 
+def label_event_json(event: LabelEvent) -> dict[str, Any]:
+    """The fields `label_event` reads, for a remembered history (the inverse of `label_event`)."""
+    return {
+        "event": event.event,
+        "label": {"name": event.label},
+        "actor": {"login": event.actor.login, "type": event.actor.type},
+        "created_at": iso(event.created_at),
+    }
+
+
 def pull_request(data: Any) -> PullRequest:
     head = require(data, "head", dict)
     base = require(data, "base", dict)

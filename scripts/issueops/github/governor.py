@@ -74,12 +74,16 @@ class GovernorSettings:
     secondary_min_wait: float = 60.0  # GitHub: without retry-after, wait at least a minute
     transient_base_wait: float = 1.0
     jitter: float = 0.25  # up to +25 % on each backoff, from a seeded RNG
+    max_seconds: float | None = None  # the run's wall-clock budget: no item starts after it
 
     @classmethod
-    def from_config(cls, api: ApiConfig, *, max_requests: int | None = None) -> GovernorSettings:
-        """From `api:` of the configuration; `--max-requests` wins over `max_requests_per_run`."""
+    def from_config(
+        cls, api: ApiConfig, *, max_requests: int | None = None, max_seconds: float | None = None
+    ) -> GovernorSettings:
+        """From `api:` of the configuration; `--max-requests`/`--max-seconds` win over it."""
         return cls(
             max_requests=api.max_requests_per_run if max_requests is None else max_requests,
+            max_seconds=api.max_run_seconds if max_seconds is None else max_seconds,
             reserve=api.reserve,
             writes_per_minute=api.writes_per_minute,
             min_write_interval=api.min_write_interval_seconds,
@@ -161,6 +165,7 @@ class Governor:
         self._secrets = tuple(s for s in secrets if s)
         self._writes_forbidden = False
         self._item_depth = 0
+        self._started = self.clock.now()
         self._answered = False  # has the server answered once? (else a refused connection is final)
 
     # --- what the runner asks ------------------------------------------------------------
@@ -301,7 +306,9 @@ class Governor:
             if outcome.kind in ("ok", "not_modified"):
                 etag = reply.headers.get("etag")
                 if key is not None and self.cache is not None and etag and reply.status == 200:
-                    self.cache.put(key, etag, reply.body, reply.headers)
+                    # the caller reads what a later 304 replays, so a field the cache drops
+                    # shows up on the first run, not only on the second
+                    return replace(reply, body=self.cache.put(key, etag, reply.body, reply.headers))
                 return reply
             if outcome.kind == "rate_limited":
                 self.stats.rate_limited_answers += 1
@@ -359,7 +366,20 @@ class Governor:
             return None
         return state
 
+    def elapsed(self) -> float:
+        """Seconds since this run's governor was made (on its clock: waits and pacing included)."""
+        return self.clock.now() - self._started
+
+    def _check_time(self, target: str = "") -> None:
+        """Stop once the wall-clock budget is spent; only ever called between items."""
+        limit = self.settings.max_seconds
+        if limit is not None and self.elapsed() >= limit:
+            self._stop(
+                f"run time budget of {limit:.0f} s reached ({self.elapsed():.0f} s elapsed)", target=target
+            )
+
     def _ensure_affordable(self, requests: int) -> None:
+        self._check_time()
         run_left = self.settings.max_requests - self.stats.requests_counted
         if requests > run_left:
             self._stop(
@@ -379,6 +399,7 @@ class Governor:
             if state is not None and state.remaining <= 0:
                 self._wait_for_reset(state, resource, f"primary limit ({resource}) exhausted", target=target)
             return
+        self._check_time(target)
         if self.stats.requests_counted >= self.settings.max_requests:
             self._stop(f"run request budget of {self.settings.max_requests} requests reached", target=target)
         reserve = self.settings.reserve if resource == "core" else 0

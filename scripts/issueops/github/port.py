@@ -53,7 +53,10 @@ class GitHubPort(Protocol):
 
     def list_item_comments(self, number: int) -> list[Comment]: ...
 
-    def list_label_events(self, number: int) -> list[LabelEvent]: ...
+    def list_label_events(self, number: int, *, as_of: datetime | None = None) -> list[LabelEvent]:
+        """The item's labeled/unlabeled events. `as_of`: the item's `updated_at` in this run's
+        listing; a history read before at that same `updated_at` is still whole (labelling an
+        item moves it), so it comes from the cache without a request."""
 
     def list_cross_references(self, number: int) -> list[CrossReference]:
         """The pull requests the item's timeline shows referencing it (`cross-referenced`)."""

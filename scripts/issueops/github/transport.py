@@ -30,7 +30,7 @@ from issueops.github.governor import Governor, HttpReply, HttpRequest, Transport
 USER_AGENT = "issueops (PyGithub)"
 
 _ACTIVE: ContextVar[Governor | None] = ContextVar("issueops_governor", default=None)
-_SESSIONS: dict[tuple[str, str, int, object], requests.Session] = {}
+_SESSIONS: dict[tuple[str, str, int, object], tuple[requests.Session, dict[str, Any]]] = {}
 
 
 class UngovernedRequest(RuntimeError):
@@ -52,16 +52,24 @@ def install() -> None:
     Requester.injectConnectionClasses(GovernedHTTPConnection, GovernedHTTPSConnection)
 
 
-def _session(protocol: str, host: str, port: int, verify: object) -> requests.Session:
-    """One pooled session per server: injected classes are built per request, sessions are not."""
+def _session(protocol: str, host: str, port: int, verify: object) -> tuple[requests.Session, dict[str, Any]]:
+    """One pooled session per server: injected classes are built per request, sessions are not.
+
+    With it, the settings requests would take from the environment on every request (proxies,
+    `REQUESTS_CA_BUNDLE`): read once here, since looking the proxies up again costs more than
+    the request itself when the environment is large.
+    """
     key = (protocol, host, port, verify)
-    session = _SESSIONS.get(key)
-    if session is None:
+    found = _SESSIONS.get(key)
+    if found is None:
         session = requests.Session()
         session.auth = Requester.noopAuth  # as PyGithub: never fall back to ~/.netrc
         session.mount(f"{protocol}://", requests.adapters.HTTPAdapter(max_retries=0))
-        _SESSIONS[key] = session
-    return session
+        url = f"{protocol}://{host}:{port}/"
+        settings = session.merge_environment_settings(url, {}, None, verify, None)  # type: ignore[arg-type]
+        session.trust_env = False  # already applied, from `settings`
+        found = _SESSIONS[key] = (session, {k: settings[k] for k in ("proxies", "verify", "cert")})
+    return found
 
 
 class _Reply:
@@ -128,7 +136,7 @@ class _Governed:
         return _Reply(reply)
 
     def _exchange(self, request: HttpRequest) -> HttpReply:
-        session = _session(self.protocol, self.host, self.port, self.verify)
+        session, settings = _session(self.protocol, self.host, self.port, self.verify)
         try:
             response = session.request(
                 request.method,
@@ -136,8 +144,8 @@ class _Governed:
                 headers=request.headers,
                 data=request.body,  # type: ignore[arg-type]
                 timeout=self.timeout,
-                verify=self.verify,  # type: ignore[arg-type]
                 allow_redirects=False,
+                **settings,
             )
         except requests.Timeout as exc:
             raise TransportError("timeout", f"{type(exc).__name__} talking to {self.host}") from None

@@ -1,16 +1,27 @@
 """In-process transport: `requests` calls to the sandbox's base URL are answered by `Sandbox.handle`
-without a socket (through the `responses` library), so PyGithub runs its real code path."""
+without a socket (through the `responses` library), so PyGithub runs its real code path.
+
+A session that never retries (issueops' own, whose governor is the one retry policy) takes a
+shorter way to the same `handle`: `responses` matches every registered route and keeps every
+call it served in memory, which at benchmark scale costs more CPU than the sandbox itself and
+grows without bound. Everything else (retrying clients, passthrough, extra routes) is unchanged.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
+from unittest import mock as patching
 from urllib.parse import urlsplit
 
 import requests
 import responses
+from requests.adapters import HTTPAdapter
+from urllib3.response import HTTPResponse
 
 from issueops.sandbox.http import SandboxTimeout, Served
 
@@ -37,6 +48,35 @@ def _callback(sandbox: Served) -> Any:
     return answer
 
 
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _direct(pattern: re.Pattern[str], answer: Any, fallback: Any) -> Any:
+    """`HTTPAdapter.send` for sandbox URLs on a never-retrying adapter: `handle`, then the
+    adapter's own `build_response`, as `responses` does but without matching or recording."""
+
+    def send(adapter: HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        retries = adapter.max_retries
+        if not pattern.match(request.url or "") or retries.total != 0:
+            return fallback(adapter, request, *args, **kwargs)
+        status, headers, body = answer(request)
+        raw = HTTPResponse(
+            body=io.BytesIO(body),
+            headers=headers,
+            status=status,
+            reason=_reason(status),
+            preload_content=False,
+            decode_content=False,
+        )
+        return adapter.build_response(request, raw)
+
+    return send
+
+
 def _prefix_pattern(base_url: str) -> str:
     """A regex for the base URL that also accepts the explicit default port (PyGithub adds `:80`)."""
     split = urlsplit(base_url)
@@ -61,4 +101,6 @@ def activate(sandbox: Served, base_url: str | None = None) -> Iterator[responses
         for method in _METHODS:
             mock.add_callback(method, pattern, callback=_callback(sandbox))
         mock.add_passthru(re.compile(r"^(?!" + prefix + r"([/?]|\Z))"))
-        yield mock
+        direct = _direct(pattern, _callback(sandbox), HTTPAdapter.send)  # `responses`' patched send
+        with patching.patch.object(HTTPAdapter, "send", direct):
+            yield mock

@@ -43,6 +43,28 @@ def link_header(ctx: Ctx, page: int, last: int) -> str | None:
     return ", ".join(links) if links else None
 
 
+def memo_listing(ctx: Ctx, build: Callable[[], list[T]]) -> list[T]:
+    """The filtered, sorted list behind a paginated listing, built once per walk of its pages.
+
+    Page 1 always builds it afresh; a later page of the same query (every parameter but `page`,
+    the same caller) reuses it while no write request has been served since, so walking N items
+    costs O(N), not O(N) a page. A write in between rebuilds it, as GitHub would answer.
+    """
+    # keyed by the listing (the builder's code, whatever URL form reached it), caller and query
+    key = (build.__code__, ctx.login, tuple(sorted((k, v) for k, v in ctx.query.items() if k != "page")))
+    memo = ctx.state.listings
+    if ctx.query_int("page", 1) > 1:
+        found = memo.get(key)
+        if found is not None and found[0] == ctx.state.serial:
+            return found[1]
+    items = build()
+    if len(items) > page_window(ctx, len(items))[1]:  # one page is all there is to walk otherwise
+        memo[key] = (ctx.state.serial, items)
+    else:
+        memo.pop(key, None)
+    return items
+
+
 def paginate(ctx: Ctx, items: Sequence[T], render: Callable[[T], Any]) -> Reply:
     """Render only the requested page of `items`, with a `Link` header when there is more than one."""
     page, per_page, last = page_window(ctx, len(items))

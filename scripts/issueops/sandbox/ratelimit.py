@@ -72,7 +72,11 @@ class Bucket:
 
 @dataclass(slots=True)
 class _Content:
+    """The content-creating requests of the last hour, and of the last minute (a suffix of it):
+    two queues trimmed from the front, so a check costs O(1), not a walk over the hour."""
+
     times: deque[float] = field(default_factory=deque)
+    minute: deque[float] = field(default_factory=deque)
 
 
 class RateLimiter:
@@ -110,10 +114,12 @@ class RateLimiter:
     def content_wait(self, key: str) -> int | None:
         """Seconds until another content-creating request is allowed; None when allowed now."""
         now = self.clock.now().timestamp()
-        times = self._content.setdefault(key, _Content()).times
+        content = self._content.setdefault(key, _Content())
+        times, recent = content.times, content.minute
         while times and times[0] <= now - 3600:
             times.popleft()
-        recent = [t for t in times if t > now - 60]
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
         if len(recent) >= self.limits.content_per_minute:
             return max(int(recent[0] + 60 - now) + 1, 1)
         if len(times) >= self.limits.content_per_hour:
@@ -121,7 +127,10 @@ class RateLimiter:
         return None
 
     def record_content(self, key: str) -> None:
-        self._content.setdefault(key, _Content()).times.append(self.clock.now().timestamp())
+        content = self._content.setdefault(key, _Content())
+        now = self.clock.now().timestamp()
+        content.times.append(now)
+        content.minute.append(now)
 
     def overview(self, key: str) -> dict[str, object]:
         """The body of GET /rate_limit for this identity."""

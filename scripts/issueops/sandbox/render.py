@@ -45,6 +45,11 @@ class Renderer:
         if path.lower() == self._repo_prefix or path.lower().startswith(self._repo_prefix + "/"):
             return f"/repositories/{self.state.repo.id}{path[len(self._repo_prefix) :]}"
         return path
+        self._open_count: int | None = None
+
+    def begin_request(self) -> None:
+        """Forget what was derived for the previous request (the open-issue count)."""
+        self._open_count = None
 
     # --- people -------------------------------------------------------------------------
     def user(self, login: str | None) -> JSON | None:
@@ -116,7 +121,9 @@ class Renderer:
     def repository(self, viewer: str | None = None) -> JSON:
         repo = self.state.repo
         r = self.repo_url
-        open_count = sum(1 for i in self.state.issues.values() if i.state == "open")
+        if self._open_count is None:  # once a request: a page of pull requests renders it 200 times
+            self._open_count = sum(1 for i in self.state.issues.values() if i.state == "open")
+        open_count = self._open_count
         created = iso(repo.created_at)
         out: JSON = {
             "id": repo.id,

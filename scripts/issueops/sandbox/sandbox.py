@@ -312,6 +312,9 @@ class Sandbox:
     ) -> SandboxResponse:
         full_path = path + (f"?{raw_query}" if raw_query else "")
         write = method not in ("GET", "HEAD")
+        if write:
+            self.state.serial += 1  # a listing walked across this write is built again
+        self._render.begin_request()
         actor, auth_error = self._authenticate(headers)
         login = actor.login if actor else None
         if auth_error is not None:

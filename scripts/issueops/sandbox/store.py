@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from issueops.sandbox.agent import CopilotAgent
 from issueops.sandbox.clock import VirtualClock
@@ -67,6 +68,9 @@ class SandboxState:
         self.labels: dict[str, Label] = {}
         self.issues: dict[int, Issue] = {}
         self.comments: dict[int, Comment] = {}
+        self.pulls_by_head: dict[str, list[int]] = {}  # head branch -> its pull requests' numbers
+        self.serial = 0  # moves on every write request: a listing's pages reuse one filtered list
+        self.listings: dict[object, tuple[int, list[Any]]] = {}  # see pagination.memo_listing
         self.git = GitStore()
         self.contributors: set[str] = set()  # authors of merged pull requests (lower-case)
         self._next_number = 1
@@ -205,6 +209,14 @@ class SandboxState:
             if label.name in issue.labels:
                 issue.labels.remove(label.name)
 
+    def pull_requests(self, head: str | None = None) -> list[Issue]:
+        """Pull requests (all, or those from `head`) in number order, from the index."""
+        if head is not None:
+            numbers = self.pulls_by_head.get(head, [])
+        else:
+            numbers = sorted(n for ns in self.pulls_by_head.values() for n in ns)
+        return [self.issues[n] for n in numbers]
+
     # --- issues --------------------------------------------------------------------------
     def _event(
         self, issue: Issue, event: str, actor: str, when: datetime | None = None, **fields: object
@@ -247,6 +259,8 @@ class SandboxState:
         issue = Issue(number, self.next_id(), title, body, author, when, when, pull=pull)
         self._next_number = max(self._next_number, number + 1)
         self.issues[issue.number] = issue
+        if pull is not None:
+            self.pulls_by_head.setdefault(pull.head_ref, []).append(issue.number)
         self.add_labels(issue, labels, author, when=when)
         self.assign(issue, assignees, author, when=when)
         for spec in comments:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from issueops.sandbox.http import ApiError, Ctx, Reply
 from issueops.sandbox.models import Comment
-from issueops.sandbox.pagination import paginate
+from issueops.sandbox.pagination import memo_listing, paginate
 from issueops.sandbox.routes.common import (
     at_least,
     choice,
@@ -23,13 +23,17 @@ def list_repo_comments(ctx: Ctx) -> Reply:
     """Every comment in the repository (one paginated call), oldest first unless sorted otherwise."""
     since = since_param(ctx)
     sort = choice(ctx, "sort", ("created", "updated"), "created") if "sort" in ctx.query else None
-    items = [c for c in ctx.state.comments.values() if since is None or c.updated_at >= since]
-    if sort is not None:
-        descending = direction(ctx, "asc")  # the description gives no default; oldest first, as unsorted
-        items.sort(
-            key=lambda c: (c.updated_at if sort == "updated" else c.created_at, c.id), reverse=descending
-        )
-    return paginate(ctx, items, ctx.render.comment)
+
+    def listing() -> list[Comment]:
+        items = [c for c in ctx.state.comments.values() if since is None or c.updated_at >= since]
+        if sort is not None:
+            descending = direction(ctx, "asc")  # no default in the description; oldest first, as unsorted
+            items.sort(
+                key=lambda c: (c.updated_at if sort == "updated" else c.created_at, c.id), reverse=descending
+            )
+        return items
+
+    return paginate(ctx, memo_listing(ctx, listing), ctx.render.comment)
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}")

@@ -7,7 +7,7 @@ from typing import Any
 from issueops.sandbox.agent import REQUEST_NAMES
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid
 from issueops.sandbox.models import Issue
-from issueops.sandbox.pagination import paginate
+from issueops.sandbox.pagination import memo_listing, paginate
 from issueops.sandbox.routes.common import (
     at_least,
     choice,
@@ -75,7 +75,7 @@ def _filtered(ctx: Ctx) -> list[Issue]:
 @route("GET", "/repos/{owner}/{repo}/issues")
 def list_issues(ctx: Ctx) -> Reply:
     """Pull requests are included (with a `pull_request` key), as GitHub does."""
-    return paginate(ctx, _filtered(ctx), ctx.render.issue)
+    return paginate(ctx, memo_listing(ctx, lambda: _filtered(ctx)), ctx.render.issue)
 
 
 @route("POST", "/repos/{owner}/{repo}/issues", creates=True)

@@ -7,7 +7,7 @@ import re
 
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid, not_found
 from issueops.sandbox.models import Issue, PullInfo
-from issueops.sandbox.pagination import paginate
+from issueops.sandbox.pagination import memo_listing, paginate
 from issueops.sandbox.routes.common import at_least, choice, issue_or_404, require_login, string_field
 from issueops.sandbox.routing import route
 
@@ -49,18 +49,21 @@ def list_pulls(ctx: Ctx) -> Reply:
     descending = choice(ctx, "direction", ("asc", "desc"), default_dir) == "desc"
     head = _branch_of(ctx, ctx.query["head"]) if ctx.query.get("head") else None
     base = ctx.query.get("base")
-    items = [
-        i
-        for i in ctx.state.issues.values()
-        if i.pull is not None
-        and (state_filter == "all" or i.state == state_filter)
-        and (head is None or i.pull.head_ref == head)
-        and (base is None or i.pull.base_ref == base)
-    ]
-    items.sort(
-        key=lambda i: (i.updated_at if sort == "updated" else i.created_at, i.number), reverse=descending
-    )
-    return paginate(ctx, items, lambda i: ctx.render.pull(i, full=False))
+
+    def listing() -> list[Issue]:
+        items = [
+            i
+            for i in ctx.state.pull_requests(head)
+            if i.pull is not None
+            and (state_filter == "all" or i.state == state_filter)
+            and (base is None or i.pull.base_ref == base)
+        ]
+        items.sort(
+            key=lambda i: (i.updated_at if sort == "updated" else i.created_at, i.number), reverse=descending
+        )
+        return items
+
+    return paginate(ctx, memo_listing(ctx, listing), lambda i: ctx.render.pull(i, full=False))
 
 
 @route("POST", "/repos/{owner}/{repo}/pulls", creates=True)
@@ -159,7 +162,7 @@ def _check_state_change(ctx: Ctx, issue: Issue, new_state: str, base: str) -> No
 
 def _refuse_duplicate(ctx: Ctx, head: str, base: str) -> None:
     """One open pull request per head and base."""
-    for other in ctx.state.issues.values():
+    for other in ctx.state.pull_requests(head):
         pull = other.pull
         if pull and other.state == "open" and pull.head_ref == head and pull.base_ref == base:
             raise _custom(f"A pull request already exists for {ctx.state.repo.owner}:{head}.")
