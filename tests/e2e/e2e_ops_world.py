@@ -220,3 +220,16 @@ class World:
             )
             out[number] = (tuple(sorted(issue.labels)), issue.state, tuple(keys))
         return out
+
+
+def issue_comment_payload(path: Path, number: int, comment_id: int, login: str, body: str) -> Path:
+    """A minimal `issue_comment` webhook payload, as `$GITHUB_EVENT_PATH` holds it."""
+    payload = {
+        "action": "created",
+        "issue": {"number": number, "title": f"item {number}", "labels": []},
+        "comment": {"id": comment_id, "body": body, "user": {"login": login, "type": "User"}},
+        "repository": {"full_name": REPO},
+        "sender": {"login": login, "type": "User"},
+    }
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path

@@ -48,6 +48,10 @@ KEPT_FIELDS = frozenset(
         *("items", "total_count", "incomplete_results", "repository_url", "html_url"),
         *("role_name", "permission", "default_branch", "object", "tree", "path", "mode", "truncated"),
         *("color", "description", "slug", "message", "errors", "code"),
+        # who commented in what capacity (the cheap refusal of strangers), timeline cross-references
+        # (Copilot's pull request), and the App's installation listings (the fleet)
+        *("author_association", "source", "issue", "draft"),
+        *("repositories", "full_name", "topics", "account", "archived", "disabled", "expires_at"),
     }
 )
 
