@@ -323,7 +323,7 @@ def run_stages(
             needs_branch = not set(names) <= {"commands"}
             base_branch = config.default_branch or (session.port.default_branch() if needs_branch else "main")
         except BudgetExhausted as stop_early:  # not even the run's own setup fits: every stage waits
-            summary.budget_stop = str(stop_early)
+            summary.budget_stop, summary.outage = str(stop_early), stop_early.outage
             bot, base_branch = opts.bot_login or config.bot_login or "", config.default_branch or "main"
         rt = Runtime(
             repo=check_repo(opts.repo),
@@ -361,7 +361,8 @@ def run_stages(
                         summary.rows.append(_repair_row(line))
                 except BudgetExhausted as exhausted:  # every stage is deferred, and the summary says why
                     summary.budget_stop, summary.outage = str(exhausted), exhausted.outage
-            runner.run_stage(RepairStage(pulls="process" in names or "sweep" in names))
+            if not summary.budget_stop:  # a stopped run leaves the doubles to the next one
+                runner.run_stage(RepairStage(pulls="process" in names or "sweep" in names))
         models = model_asker(opts, config, clock, tel) if "assign" in names else None
         refusals = cache_path.parent / "refusals.json"
         try:
@@ -376,7 +377,7 @@ def run_stages(
         finally:
             if models is not None:
                 models.api.close()
-        if not rt.dry_run and not summary.interrupted:  # a braked run is a dry run: it settles nothing
+        if not rt.dry_run and not summary.interrupted and not summary.budget_stop:  # braked: dry
             runner.run_stage(SettleStage(runner.applier, run_seconds=time.monotonic() - started))
         if not summary.stages.get("repair", {}).get("seen"):
             summary.stages.pop("repair", None)  # nothing doubled: the summary shows the stages asked for

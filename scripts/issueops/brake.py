@@ -78,7 +78,8 @@ class Brake:
             self._before(scan_manual)
             self.checked = True
         except BudgetExhausted as stop:
-            self.summary.budget_stop = str(stop)  # the governor has recorded api.budget_stop
+            # the governor has recorded api.budget_stop; an outage still ends the run with exit 1
+            self.summary.budget_stop, self.summary.outage = str(stop), self.summary.outage or stop.outage
             self.rt.dry_run = self.summary.dry_run = True
         self.summary.brake = self.state.as_dict()
 

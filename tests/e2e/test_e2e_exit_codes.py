@@ -101,7 +101,8 @@ def test_an_outage_before_the_first_stage_exits_1_with_the_fix(world: World) -> 
     result = cli(world, "process")
     assert result.exit_code == 1, result.output
     assert "upstream_unavailable: the next retry would wait" in result.output
-    assert "fix: GitHub kept failing, so the run stopped early; the next run retries" in result.output
+    # the run still ends with its summary (and, in Actions, its step summary and outputs)
+    assert "stopped early: GitHub kept failing" in result.output and "the next run retries" in result.output
 
 
 # --- the telemetry anchor each run prints outside its file -----------------------------------------

@@ -448,7 +448,7 @@ CHAIN_CASES += [
         "workflow_dispatch",
         {"stage": "assign", "dry_run": False, "limit": "5", "max_requests": "", "item": ""},
         {"ISSUEOPS_APP_ID": "123456"},
-        [["--repo", "acme/web", "--limit", "5", "assign"]],
+        [["--repo", "acme/web", "--limit", "5", "--max-seconds", "1560", "assign"]],
     ),
     (
         "issueops-fleet.yml",
@@ -456,7 +456,7 @@ CHAIN_CASES += [
         "schedule",
         NO_INPUTS,
         {},
-        [["--repo", "acme/web", "--dry-run", "run"]],
+        [["--repo", "acme/web", "--dry-run", "--max-seconds", "1560", "run"]],
     ),
 ]
 CHAIN_IDS = [

@@ -39,13 +39,13 @@ class Renderer:
         self.repo_html = f"{self.base}/{repo.owner}/{repo.name}"
         self._users: dict[tuple[str, str], JSON] = {}
         self._repo_prefix = f"/repos/{repo.owner}/{repo.name}".lower()
+        self._open_count: int | None = None
 
     def link_path(self, path: str) -> str:
         """A repository path as GitHub writes it in `Link` headers: `/repositories/{id}/...`."""
         if path.lower() == self._repo_prefix or path.lower().startswith(self._repo_prefix + "/"):
             return f"/repositories/{self.state.repo.id}{path[len(self._repo_prefix) :]}"
         return path
-        self._open_count: int | None = None
 
     def begin_request(self) -> None:
         """Forget what was derived for the previous request (the open-issue count)."""
