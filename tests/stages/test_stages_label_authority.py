@@ -21,6 +21,7 @@ from issueops.core.model import (
 from issueops.stages.assign import ASSESSMENT_KEY, OwnerChoice, assessment_body
 from issueops.stages.label_authority import (
     assessment,
+    audit_actions,
     audit_labels,
     closed_comment_ids,
     lowering_appliers,
@@ -273,3 +274,35 @@ def test_in_progress_needs_history_only_behind_a_processing_gate(
     config = Config.model_validate({"policy": {"profile": profile}})
     ctx = ItemContext(item)
     assert needs_history(ctx, workflows=WORKFLOWS, bot_login=BOT, config=config) is needed  # type: ignore[arg-type]
+
+
+def test_a_state_an_overlapping_run_of_the_pipeline_left_is_repaired_without_a_reply() -> None:
+    """Two runs of the pipeline at once can leave its own gated label behind the recorded state:
+    it is removed like any other, but nobody is answered (the reply would go to the bot itself)."""
+    row = Row(
+        "the pipeline's own label, behind its record",
+        (INCIDENT, "risk::high", "state::approved", "state::awaiting-approval"),
+        [
+            ("labeled", "state::approved", BOT),
+            ("unlabeled", "state::awaiting-approval", BOT),
+            ("labeled", "state::awaiting-approval", BOT),
+        ],
+        "awaiting-approval",
+        "high",
+        ("gated_state",),
+        remove=("state::approved",),
+    )
+    ctx = _ctx(row)
+    config = Config.model_validate({"approvers": {"users": ["alice"]}})
+    audit = audit_labels(
+        ctx,
+        workflows=WORKFLOWS,
+        config=config,
+        bot_login=BOT,
+        permissions={},
+        approver_logins=frozenset(),
+        history=True,  # type: ignore[arg-type]
+    )
+    assert [f.login for f in audit.findings] == [BOT]
+    actions = audit_actions(ctx, audit, BOT)
+    assert [type(a).__name__ for a in actions] == ["RemoveLabel"]

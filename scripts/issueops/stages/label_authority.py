@@ -31,7 +31,7 @@ from issueops.approvals.activity import is_own
 from issueops.approvals.status import CLOSED_KEY, parse_closed_note
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
-from issueops.core.comments import bot_comment
+from issueops.core.comments import bot_comment, same_login
 from issueops.core.model import (
     WRITE_PERMISSIONS,
     Action,
@@ -439,6 +439,8 @@ def audit_actions(ctx: ItemContext, audit: Audit, bot_login: str) -> list[Action
     for finding in audit.findings:
         by_login.setdefault(finding.login, []).append(finding)
     for login, findings in sorted(by_login.items()):
+        if same_login(login, bot_login):
+            continue  # the pipeline's own label from an overlapping run: repaired, never answered
         body = render_reply(login, findings)
         existing = bot_comment(ctx.comments, reply_key(login), bot_login)
         if existing is None or existing.body.strip() != body.strip():
