@@ -21,6 +21,7 @@ from typing import Any
 
 from issueops.app import load_definitions, run_stages
 from issueops.config.settings import Config
+from issueops.core.errors import ConfigError
 from issueops.core.markdown import table_cell
 from issueops.core.options import Options
 from issueops.core.states import STATE_PREFIX
@@ -89,7 +90,6 @@ class Side:
 @dataclass
 class WhatIf:
     hours: int
-    runs: int
     baseline: Side
     proposed: Side
     differing: list[tuple[int, dict[str, tuple[object, object]]]]
@@ -106,7 +106,7 @@ class WhatIf:
 
         return {
             "hours": self.hours,
-            "runs": self.runs,
+            "runs": self.hours,  # one run an hour
             "stages": list(SIMULATED_STAGES),
             "items_compared": len(self.baseline.outcomes.keys() | self.proposed.outcomes.keys()),
             "baseline": side(self.baseline),
@@ -114,14 +114,14 @@ class WhatIf:
             "items": [
                 {
                     "number": number,
-                    "title": self._title(number),
+                    "title": self.title(number),
                     "differences": {k: {"baseline": a, "proposed": b} for k, (a, b) in diff.items()},
                 }
                 for number, diff in self.differing
             ],
         }
 
-    def _title(self, number: int) -> str:
+    def title(self, number: int) -> str:
         found = self.proposed.outcomes.get(number) or self.baseline.outcomes.get(number)
         return found.title if found else ""
 
@@ -208,12 +208,12 @@ def simulate(
     name: str,
     scenario: Mapping[str, Any],
     opts: Options,
+    config: Config,
     *,
     hours: int,
     workdir: Path,
 ) -> Side:
     """Run the pipeline once an hour for `hours` hours on a sandbox built from `scenario`."""
-    config, _, _ = load_definitions(opts)
     sandbox = build_sandbox(copy.deepcopy(dict(scenario)))
     bot = str(scenario.get("bot") or opts.bot_login or config.bot_login or "issueops-bot")
     token = secrets.token_hex(16)
@@ -271,7 +271,7 @@ def compare(baseline: Side, proposed: Side, *, hours: int) -> WhatIf:
         }
         if diff:
             differing.append((number, diff))
-    return WhatIf(hours, hours, baseline, proposed, differing)
+    return WhatIf(hours, baseline, proposed, differing)
 
 
 def run_whatif(
@@ -286,15 +286,13 @@ def run_whatif(
     """Baseline: the global --config/--schemas; proposed: the new files (same schemas if none)."""
     problems = check_scenario(scenario)
     if problems:
-        from issueops.core.errors import ConfigError
-
         raise ConfigError(problems)
     proposed = replace(opts, config_path=proposed_config, schemas_dir=proposed_schemas or opts.schemas_dir)
-    load_definitions(opts)  # both sides are checked before either runs
-    load_definitions(proposed)
+    current_config, _, _ = load_definitions(opts)  # both sides are checked before either runs
+    proposed_config_model, _, _ = load_definitions(proposed)
     root = workdir or Path(tempfile.mkdtemp(prefix="issueops-whatif-"))
-    base = simulate("baseline", scenario, opts, hours=hours, workdir=root)
-    new = simulate("proposed", scenario, proposed, hours=hours, workdir=root)
+    base = simulate("baseline", scenario, opts, current_config, hours=hours, workdir=root)
+    new = simulate("proposed", scenario, proposed, proposed_config_model, hours=hours, workdir=root)
     return compare(base, new, hours=hours)
 
 
@@ -323,7 +321,7 @@ def render_markdown(result: WhatIf, *, limit: int = 200) -> str:
     lines += ["", "| item | what | current | proposed |", "| --- | --- | --- | --- |"]
     shown = 0
     for number, diff in result.differing:
-        title = result._title(number)
+        title = result.title(number)
         for key, (a, c) in diff.items():
             if shown >= limit:
                 break

@@ -18,8 +18,8 @@ from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
 from issueops.runner import RunSummary
 from issueops.sandbox import Sandbox
+from issueops.sandbox.http import SandboxResponse
 from issueops.sandbox.inprocess import activate
-from issueops.sandbox.sandbox import SandboxResponse
 from issueops.sources.base import Fetch, FetchError, FetchResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

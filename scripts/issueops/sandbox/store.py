@@ -382,12 +382,8 @@ class SandboxState:
         when = created_at or self.clock.now()
         if comment_id is not None and comment_id in self.comments:
             raise ValueError(f"comment id {comment_id} is taken")
-        if comment_id is None:  # never a kept id: a new comment must not replace a kept one
-            comment_id = self.next_id()
-            while comment_id in self.comments:
-                comment_id = self.next_id()
-        else:
-            self.reserve_id(comment_id)
+        # A kept id moves the id counter past it, so a new comment never replaces a kept one.
+        comment_id = self.next_id() if comment_id is None else self.reserve_id(comment_id)
         comment = Comment(
             comment_id,
             number,
