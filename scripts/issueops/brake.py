@@ -126,12 +126,15 @@ class Brake:
         return sorted(own, key=lambda item: item.number)
 
     def _close_duplicate(self, dup: WorkItem, keep: WorkItem) -> None:
-        """Two runs tripped at once: the later issue closes, pointing at the first (converges)."""
+        """Two runs tripped at once: the later issue closes, pointing at the first (converges).
+        The pointer goes at the top of its body in the same request, not in a comment: two runs
+        closing it at once write the same text, where each would post its own comment."""
         self._row(f"#{dup.number}", "CloseDuplicateAlert", f"the brake's alert is #{keep.number}")
         if self.live:
-            note = f"Duplicate of #{keep.number}: the brake's alert is there."
-            self.rt.port.create_comment(dup.number, note)
-            self.rt.port.update_item(dup.number, state="closed", state_reason="not_planned")
+            note = f"> [!NOTE]\n> Duplicate of #{keep.number}: the brake's alert is there.\n\n"
+            self.rt.port.update_item(
+                dup.number, body=note + dup.body, state="closed", state_reason="not_planned"
+            )
 
     def _handle_alert_commands(self, alert: WorkItem) -> bool:
         """/resume (and refusals) on the open alert issue; True when the brake is lifted."""

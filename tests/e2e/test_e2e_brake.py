@@ -260,6 +260,9 @@ def test_two_runs_that_tripped_at_once_converge_on_the_first_alert(tmp_path: Pat
         summary = w.run(*ALL)
         assert summary.brake is not None and summary.brake["braked"] is True and summary.brake["alert"] == 1
         assert w.sandbox.issues[1].state == "open" and w.sandbox.issues[2].state == "closed"
+        closed = w.sandbox.issues[2]
+        assert closed.body.startswith("> [!NOTE]\n> Duplicate of #1") and marker(BRAKE_KEY) in closed.body
+        assert w.bot_comments(2) == [], "in the body, one request: two closing runs write it once"
         assert w.state_labels(3) == {"state::triage"}, "still braked: nothing else written"
         before = _last_seq(w)
         w.run(*ALL)

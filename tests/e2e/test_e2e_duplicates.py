@@ -103,7 +103,8 @@ def test_one_run_repairs_seeded_duplicates_and_the_next_changes_nothing(world: W
     assert w.sandbox.issues[2].state == "open"
     assert (w.sandbox.issues[3].state, w.sandbox.issues[3].state_reason) == ("closed", "not_planned")
     assert w.state_labels(3) == {"state::rejected"}
-    assert "Duplicate of #2" in w.bot_comments(3, "duplicate")[0]
+    assert (w.sandbox.issues[3].body or "").startswith("> [!NOTE]\n> Duplicate of #2:")
+    assert not w.bot_comments(3), "the note is in the body: two repairing runs write it once"
     assert w.sandbox.issues[4].state == "open"
     # PRs: the older stays open; the newer is closed with a note and its branch deleted.
     assert w.sandbox.issues[5].pull is not None and w.sandbox.issues[5].state == "open"

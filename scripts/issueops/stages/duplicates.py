@@ -9,8 +9,9 @@ from before this code existed heal on the next run too, at no extra request when
 
 - Two of the bot's comments with the same marker on one item: the newer ones are deleted (a
   person's comment is never touched, whatever marker it carries).
-- Two open items the bot opened for one intake key: the newer one says which item it duplicates,
-  is closed as not planned and leaves the state machine as `rejected`.
+- Two open items the bot opened for one intake key (or two open incidents of one health check):
+  the newer one says at the top of its body which item it duplicates, is closed as not planned and
+  leaves the state machine as `rejected`.
 - Two open deliverable PRs the bot opened for one item: the newer one is closed with a note and
   its branch deleted (unless the kept PR uses the same branch).
 """
@@ -33,7 +34,7 @@ from issueops.core.model import (
     DeleteComment,
     Plan,
     PullRequest,
-    UpsertComment,
+    UpdateBody,
     WorkItem,
 )
 from issueops.core.states import State, current_state
@@ -41,7 +42,6 @@ from issueops.stages.common import transition
 from issueops.stages.monitor import source_key_of
 from issueops.stages.sweep_orphans import item_of_branch
 
-DUPLICATE_KEY = "duplicate"
 _LEADING_MARKER = re.compile(rf"^\s*<!-- {re.escape(MARKER_PREFIX)}(\S+?) -->")
 
 
@@ -96,21 +96,36 @@ def plan_duplicate_comments(number: int, comments: Iterable[Comment], bot_login:
     return plan if plan.actions else None
 
 
+def intake_stream(key: str) -> str:
+    """What one open item stands for: its intake key, except that a health check's incidents
+    (`http:<source>:<opened at>`) are one stream, whose key names the second its run started."""
+    if key.startswith("http:"):
+        return ":".join(key.split(":")[:2])
+    return key
+
+
+def duplicate_note(kept: int) -> str:
+    """Put at the top of the closed copy's body, not in a comment: two runs repairing the same
+    copy at once write the same text (a comment would be posted twice)."""
+    return (
+        f"> [!NOTE]\n> Duplicate of #{kept}: two overlapping runs opened an item for the same "
+        f"intake entry. issueops keeps the oldest, #{kept}, and closed this one.\n\n"
+    )
+
+
 def plan_duplicate_items(items: Iterable[WorkItem], bot_login: str) -> list[Plan]:
     """Close the bot's newer open items that repeat an intake key (the oldest keeps the key)."""
 
     def key_of(item: WorkItem) -> str | None:
         mine = same_login(item.author.login, bot_login) and item.state == "open"
-        return source_key_of(item.body) if mine else None
+        key = source_key_of(item.body) if mine else None
+        return intake_stream(key) if key else None
 
     plans = []
     for key, kept, extra in _copies(items, key_of, lambda i: i.number):
         for item in extra:
-            note = (
-                f"Duplicate of #{kept.number}: two overlapping runs opened an item for the same intake "
-                f"entry. issueops keeps the oldest, #{kept.number}, and closes this one."
-            )
-            actions: list[Action] = [UpsertComment(item.number, DUPLICATE_KEY, note)]
+            body = item.body or ""
+            actions: list[Action] = [UpdateBody(item.number, duplicate_note(kept.number) + body, body)]
             actions.append(CloseItem(item.number, "not_planned"))
             state = current_state(item.labels)
             if state is not State.REJECTED:
