@@ -26,7 +26,7 @@ from issueops.sandbox.clock import VirtualClock, parse_time
 from issueops.sandbox.fleet import Fleet
 from issueops.sandbox.ratelimit import Limits
 from issueops.sandbox.sandbox import DEFAULT_BASE_URL
-from issueops.sandbox.scenario import _Checker, build_sandbox, check_scenario
+from issueops.sandbox.scenario import ScenarioChecker, build_sandbox, check_scenario
 
 _TOP = {"clock", "rate_limit", "base_url", "repos", "apps", "installations"}
 _APP = {"slug", "id", "owner", "public_key", "public_key_file", "permissions"}
@@ -50,7 +50,7 @@ def _rebased(source: SourceMap | None, prefix: tuple[Any, ...]) -> SourceMap | N
 
 
 def check_fleet(data: Any, path: str = "<scenario>", source: SourceMap | None = None) -> list[Problem]:
-    c = _Checker(path, data, source)
+    c = ScenarioChecker(path, data, source)
     if not c.keys(data, _TOP, "a fleet scenario", ("repos",)):
         return c.problems
     names: list[str] = []
@@ -90,7 +90,7 @@ def check_fleet(data: Any, path: str = "<scenario>", source: SourceMap | None = 
     return c.problems
 
 
-def _permissions(c: _Checker, node: dict[str, Any]) -> None:
+def _permissions(c: ScenarioChecker, node: dict[str, Any]) -> None:
     granted = node.get("permissions")
     if granted is None:
         return

@@ -76,7 +76,10 @@ def _paths(data: Any, path: DataPath, into: dict[int, DataPath]) -> dict[int, Da
     return into
 
 
-class _Checker:
+class ScenarioChecker:
+    """Collects a scenario file's problems, each at the `file:line:col` of the node it names
+    (shared by the one-repository and the fleet scenario readers)."""
+
     def __init__(self, path: str, data: Any, source: SourceMap | None) -> None:
         self.path = path
         self.problems: list[Problem] = []
@@ -152,7 +155,7 @@ class _Checker:
 def check_scenario(data: Any, path: str = "<scenario>", source: SourceMap | None = None) -> list[Problem]:
     """Every structural problem in a scenario mapping (empty when it is fine); `source` gives the
     positions of a scenario read from a file."""
-    c = _Checker(path, data, source)
+    c = ScenarioChecker(path, data, source)
     if not isinstance(data, dict):
         return [Problem(path, 1, 1, "a scenario must be a YAML mapping with at least `repo: OWNER/NAME`")]
     c.keys(data, _TOP, "the scenario", ("repo",))
