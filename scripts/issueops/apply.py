@@ -271,8 +271,13 @@ class Applier:
         if action.body:
             comments = self.port.list_item_comments(action.pr_number)
             if bot_comment(comments, CLOSED_PR_KEY, self.bot_login) is None:
-                self.port.create_comment(action.pr_number, marked(CLOSED_PR_KEY, action.body))
+                created = self.port.create_comment(action.pr_number, marked(CLOSED_PR_KEY, action.body))
                 result.writes += 1
+                # An overlapping run closing the same PR may have posted its note too: the
+                # end-of-run check (SettleStage) looks, as for any marked comment this run made.
+                pr_item = WorkItem(action.pr_number, "", "", created.author, state="closed")
+                self.commented[action.pr_number] = ItemState(pr_item, [*comments, created])
+                self.created_comments.append(created)
         self.port.close_pull_request(action.pr_number)
         result.writes += 1
         if state is not None and pr is not None and pr.number == action.pr_number:

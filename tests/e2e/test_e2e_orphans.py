@@ -224,3 +224,26 @@ def test_a_refused_repair_fails_that_item_only_and_the_next_sweep_finishes(orpha
     second = w.run("sweep")
     assert second.failures == [] and "issueops/99-gone" not in _branches(w)
     assert [(r.target, r.action) for r in second.rows] == [("#99", "DeleteBranch")]
+
+
+def test_two_sweeps_closing_one_pr_at_once_leave_one_note(orphans: World) -> None:
+    """Another run posts the same note on PR #8 just before this one does (both had looked and
+    found none): this run's end-of-run check finds both and deletes its own, the newer."""
+    w = orphans
+    original = w.sandbox.handle
+    note_path = f"/repos/{REPO}/issues/8/comments"
+    raced: list[int] = []
+
+    def handle(method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        if method == "POST" and path == note_path and not raced:
+            raced.append(original(method, path, headers, body).status)  # the other run's copy
+        return original(method, path, headers, body)
+
+    w.sandbox.handle = handle  # type: ignore[method-assign]
+    w.run("sweep")
+    assert raced == [201]
+    notes = [c for c in w.sandbox.comments.values() if c.issue_number == 8 and c.user == BOT]
+    assert len(notes) == 1 and "orphan-closed" in notes[0].body
+    assert notes[0].id == min(c.id for c in w.sandbox.comments.values() if c.issue_number == 8)
+    [repair] = [e for e in w.events("repair.duplicate") if e["item"] == 8]
+    assert repair["kind"] == "comment" and repair["key"] == "orphan-closed"

@@ -165,3 +165,91 @@ def _converged(w: World) -> dict[str, tuple[tuple[str, ...], str, tuple[str, ...
                 for n, state in w.final_state().items()
             }
     raise AssertionError("no fixed point after 6 runs")
+
+
+# --- intake: both runs read the same sources and each finds the items missing ------------------
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Status</title><id>tag:status.example.com,2026:feed</id><updated>2026-11-23T08:00:00Z</updated>
+  {entries}
+</feed>
+"""
+ENTRY = """<entry><id>tag:status.example.com,2026:incident-{n}</id><title>Incident {n}: degraded API</title>
+  <link href="https://status.example.com/incidents/{n}"/><updated>2026-11-23T0{n}:00:00Z</updated>
+  <summary>Elevated error rates.</summary></entry>"""
+
+
+class _Feed(BaseHTTPRequestHandler):
+    body = FEED.format(entries="\n".join(ENTRY.format(n=n) for n in (1, 2, 3))).encode()
+    # The feed answers once both runs asked (or after 5 s): both then look for existing items at
+    # about the same moment, the window in which each finds them missing and opens its own.
+    both_asked = threading.Barrier(2)
+
+    def do_GET(self) -> None:
+        if self.path.endswith(".atom"):
+            try:
+                self.both_asked.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                self.both_asked.reset()
+        healthz = self.path == "/healthz"  # the health check fails: an incident item
+        body = b'{"status": "down"}' if healthz else self.body
+        self.send_response(503 if healthz else 200)
+        self.send_header("Content-Type", "application/json" if healthz else "application/atom+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    """A real Atom feed and a failing health endpoint on a local port: the CLI processes read
+    them over HTTP, as on a runner."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _intake_world(tmp: Path, web: str) -> World:
+    sources = f"""\
+sources:
+  - type: feed
+    name: status-feed
+    url: {web}/history.atom
+    max_items: 20
+  - type: http
+    name: api-health
+    url: {web}/healthz
+    expected_status: 200
+    timeout_seconds: 5
+"""
+    return World(scenario([], labels=["content", WF]), tmp, config=AUTONOMOUS + sources)
+
+
+def _intake_items(w: World) -> Counter[str]:
+    """Open items the bot opened, by the intake key each carries (dedup's own key)."""
+    keys = Counter[str]()
+    for issue in w.sandbox.issues.values():
+        if issue.user == BOT and issue.pull is None and issue.state == "open":
+            keys[source_key_of(issue.body or "") or f"no key: {issue.title}"] += 1
+    return keys
+
+
+# 1.2 s: the runs start in different seconds, so each names its health incident differently
+@pytest.mark.parametrize("offset", [*OFFSETS, 1.2])
+def test_two_monitor_runs_at_once_open_each_intake_item_once(tmp_path: Path, web: str, offset: float) -> None:
+    w = _intake_world(tmp_path, web)
+    try:
+        _together(w, offset, ["run"], ["run"])
+        items = _intake_items(w)
+        assert len(items) == 4, items  # 3 feed entries and 1 failing health check
+        assert all(n == 1 for n in items.values()), items
+        assert not doubled(w), doubled(w)
+    finally:
+        w.stop()
