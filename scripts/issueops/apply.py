@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from issueops.core.comments import bot_comment, marked
+from issueops.core.comments import CARD_KEY, FOLDED, bot_comment, card_sections, marked, render_card
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
     CLOSED_PR_KEY,
@@ -35,6 +35,7 @@ from issueops.core.model import (
     UpdateBody,
     UpsertComment,
     WorkItem,
+    marker,
 )
 from issueops.core.states import check_transition, label_changes, parse_state
 from issueops.github.port import GitHubPort
@@ -249,16 +250,45 @@ class Applier:
     def _upsert_comment(self, action: UpsertComment, state: ItemState, result: ApplyResult) -> None:
         body = marked(action.key, action.body)
         existing = state.bot_comment(action.key, self.bot_login)
-        if existing is None:
-            created = self.port.create_comment(state.item.number, body)
-            state.comments.append(created)
-            self.commented[state.item.number] = state
-            self.created_comments.append(created)
-            result.writes += 1
+        if action.key in FOLDED and (existing is None or marker(CARD_KEY) in existing.body):
+            self._upsert_section(action.key, body, state, result)
+        elif existing is None:
+            self._create_comment(state, body, result)
         elif existing.body.strip() != body.strip():
-            self.port.edit_comment(existing.id, body)
-            state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
-            result.writes += 1
+            self._edit_comment(state, existing, body, result)
+
+    def _upsert_section(self, key: str, section: str, state: ItemState, result: ApplyResult) -> None:
+        """One section of the item's card: the card is created with it, or edited in place. The
+        card is read again just before an edit, so a section another run wrote since this run read
+        the item is kept (the edit replaces the whole body)."""
+        card = state.bot_comment(CARD_KEY, self.bot_login)
+        if card is None:
+            self._create_comment(state, render_card({key: section}), result)
+            return
+        if card_sections(card.body).get(key, "").strip() == section.strip():
+            return
+        fresh = next((c for c in self.port.list_item_comments(state.item.number) if c.id == card.id), None)
+        if fresh is None:  # deleted since (a person, or the duplicate repair): a new card
+            state.comments = [c for c in state.comments if c.id != card.id]
+            self._create_comment(state, render_card({key: section}), result)
+            return
+        sections = card_sections(fresh.body)
+        if sections.get(key, "").strip() == section.strip():
+            state.comments = [fresh if c.id == card.id else c for c in state.comments]
+            return
+        self._edit_comment(state, fresh, render_card({**sections, key: section}), result)
+
+    def _create_comment(self, state: ItemState, body: str, result: ApplyResult) -> None:
+        created = self.port.create_comment(state.item.number, body)
+        state.comments.append(created)
+        self.commented[state.item.number] = state
+        self.created_comments.append(created)
+        result.writes += 1
+
+    def _edit_comment(self, state: ItemState, existing: Comment, body: str, result: ApplyResult) -> None:
+        self.port.edit_comment(existing.id, body)
+        state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
+        result.writes += 1
 
     def _close_pull_request(
         self, action: ClosePullRequest, state: ItemState | None, result: ApplyResult

@@ -40,7 +40,7 @@ from issueops.approvals.status import (
 from issueops.approvals.throttle import RefusalLog
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
-from issueops.core.comments import same_login
+from issueops.core.comments import bot_text, same_login
 from issueops.core.model import (
     Action,
     AddLabels,
@@ -96,8 +96,8 @@ def _bot_comment(ctx: ItemContext, key: str, bot_login: str) -> Comment | None:
 
 
 def _differs(ctx: ItemContext, key: str, bot_login: str, body: str) -> bool:
-    existing = _bot_comment(ctx, key, bot_login)
-    return existing is None or existing.body.strip() != body.strip()
+    existing = bot_text(ctx.comments, key, bot_login)  # a section of the card, or a comment
+    return existing is None or existing.strip() != body.strip()
 
 
 def failed_from(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State | None:
@@ -643,8 +643,8 @@ def plan_commands(
         "login": audit.lowered_by if audit else None,
         "risk": risk,
     }
-    existing = _bot_comment(ctx, STATUS_KEY, bot_login)
-    if risk_note and audit is not None and (existing is None or risk_note not in existing.body):
+    existing_text = bot_text(ctx.comments, STATUS_KEY, bot_login)
+    if risk_note and audit is not None and (existing_text is None or risk_note not in existing_text):
         lowering["floor"] = audit.floor
         actions_events: list[dict[str, object]] = [lowering]
     else:
