@@ -491,7 +491,9 @@ class PyGithubAdapter:
         assignees it has plus the new ones. `POST .../assignees` would add them in one request,
         but it creates content (GitHub's secondary limit of about 500 an hour counts it, as the
         sandbox does); an edit of the issue does not. The read just before the edit keeps a
-        person's assignment made since the run read the item (the edit replaces the list)."""
+        person's assignment made since the run read the item (the edit replaces the list). A
+        login GitHub will not assign makes the edit fail (422): then they are added as before,
+        where GitHub silently drops that one."""
         if not logins:
             return
         if self.dry_run:
@@ -501,8 +503,15 @@ class PyGithubAdapter:
             have = list(convert.work_item(data).assignees)
             known = {login.casefold() for login in have}
             new = [login for login in logins if login.casefold() not in known]
-            if new:
-                self._request("PATCH", f"{self._base}/issues/{number}", body={"assignees": [*have, *new]})
+            if not new:
+                return
+            url = f"{self._base}/issues/{number}"
+            status, data = self._status("PATCH", url, body={"assignees": [*have, *new]})
+            if status == 422:  # a login GitHub will not assign: the edit refuses the whole list,
+                # where adding drops just that one (as before); only then is it a created content
+                self._request("POST", f"{url}/assignees", body={"assignees": new})
+            elif status != 200:
+                raise GithubException(status, data, None)
 
     def assign_agent(self, number: int, login: str, agent_assignment: Mapping[str, str]) -> tuple[str, ...]:
         if self.dry_run:
@@ -774,9 +783,10 @@ class PyGithubAdapter:
         def send() -> PullRequest:
             payload = {"title": title, "head": head, "base": base, "body": body}
             status, data = self._status("POST", f"{self._base}/pulls", body=payload)
-            if status == 422:  # "A pull request already exists": that one is ours
+            if status == 422:  # "A pull request already exists": that one is ours; or "No commits
+                # between": an overlapping run opened it and published it (merged) already
                 existing = self._find_pull_request(head)
-                if existing is not None and existing.state == "open":
+                if existing is not None and (existing.state == "open" or existing.merged):
                     return existing
             if status != 200:
                 raise GithubException(status, data, None)
