@@ -86,6 +86,11 @@ class Applier:
         self.commented: dict[int, ItemState] = {}
         self.created_comments: list[Comment] = []
         self.created_items: list[CreateItem] = []
+        # Comments this run created or edited: a card among them is edited again without reading
+        # it first (one request an edit fewer). Only another run's edit of the same card in
+        # between could be lost, and the only other writer of a card a run is working on is a
+        # commands run's status, which every commands run writes again from the item's history.
+        self.written: set[int] = set()
         self.agent_port = agent_port  # the user token's port: only for AssignAgent
         self.agent_token_env = agent_token_env
         self.now = now or datetime.now(UTC)
@@ -258,28 +263,40 @@ class Applier:
             self._edit_comment(state, existing, body, result)
 
     def _upsert_section(self, key: str, section: str, state: ItemState, result: ApplyResult) -> None:
-        """One section of the item's card: the card is created with it, or edited in place. The
-        card is read again just before an edit, so a section another run wrote since this run read
-        the item is kept (the edit replaces the whole body)."""
+        """One section of the item's card: the card is created with it, or edited in place. A card
+        this run has not written yet is read again just before the edit, so a section another run
+        wrote since this run read the item is kept (the edit replaces the whole body)."""
         card = state.bot_comment(CARD_KEY, self.bot_login)
         if card is None:
             self._create_comment(state, render_card({key: section}), result)
             return
         if card_sections(card.body).get(key, "").strip() == section.strip():
             return
-        fresh = next((c for c in self.port.list_item_comments(state.item.number) if c.id == card.id), None)
-        if fresh is None:  # deleted since (a person, or the duplicate repair): a new card
-            state.comments = [c for c in state.comments if c.id != card.id]
+        if card.id in self.written:  # as this run left it: no read (see `written`)
+            body = render_card({**card_sections(card.body), key: section})
+            try:
+                self._edit_comment(state, card, body, result)
+                return
+            except GitHubError as exc:  # deleted since (an overlapping run's duplicate repair)
+                if exc.code != "not_found":
+                    raise
+                self.written.discard(card.id)
+        comments = self.port.list_item_comments(state.item.number)
+        fresh = next((c for c in comments if c.id == card.id), None) or bot_comment(
+            comments, CARD_KEY, self.bot_login
+        )  # deleted since: the copy the duplicate repair kept, if any
+        state.comments = [c for c in state.comments if c.id != card.id]
+        if fresh is None:
             self._create_comment(state, render_card({key: section}), result)
             return
+        state.comments = [c for c in state.comments if c.id != fresh.id] + [fresh]
         sections = card_sections(fresh.body)
-        if sections.get(key, "").strip() == section.strip():
-            state.comments = [fresh if c.id == card.id else c for c in state.comments]
-            return
-        self._edit_comment(state, fresh, render_card({**sections, key: section}), result)
+        if sections.get(key, "").strip() != section.strip():
+            self._edit_comment(state, fresh, render_card({**sections, key: section}), result)
 
     def _create_comment(self, state: ItemState, body: str, result: ApplyResult) -> None:
         created = self.port.create_comment(state.item.number, body)
+        self.written.add(created.id)
         state.comments.append(created)
         self.commented[state.item.number] = state
         self.created_comments.append(created)
@@ -287,6 +304,7 @@ class Applier:
 
     def _edit_comment(self, state: ItemState, existing: Comment, body: str, result: ApplyResult) -> None:
         self.port.edit_comment(existing.id, body)
+        self.written.add(existing.id)
         state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
         result.writes += 1
 

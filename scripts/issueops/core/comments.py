@@ -36,7 +36,8 @@ CARD_KEY = "card"
 and the approval status are sections of it, edited in place, instead of a comment each. Only what
 must notify a person (the hand-off mention, a denial reply, a reminder) is a comment of its own."""
 
-FOLDED: tuple[str, ...] = ("assessment", "copilot", "gate", "status")
+GATE_SECTION = "gate"  # the process stage's gate note: what the gate needs (stages.process)
+FOLDED: tuple[str, ...] = ("assessment", "copilot", GATE_SECTION, "status")
 """The keys written as sections of the card, in their order there: the assessment (assign), the
 Copilot hand-off's progress, the gate note (process) and the approval status (commands). `status`
 is last: its hidden approval record must end the comment (a record is read from its last

@@ -627,6 +627,8 @@ class PyGithubAdapter:
                 head = self._create_branch(branch, start)
                 if head == start:  # ours, on the base: the file goes on it with one commit
                     return self._put_file(branch, start, *single, message)
+                if self._published(branch):
+                    return head
                 sha = self._build_commit(head, files, message, branch)  # someone else's: on top
                 if sha != head:
                     self._request(
@@ -639,6 +641,8 @@ class PyGithubAdapter:
             head = self._create_branch(branch, sha)
             if head == sha:
                 return sha
+            if self._published(branch):
+                return head
         sha = self._build_commit(head, files, message, branch)
         if sha != head:
             self._request(
@@ -664,6 +668,13 @@ class PyGithubAdapter:
                 },
             )
         return self._commit_trees[commit_sha]
+
+    def _published(self, branch: str) -> bool:
+        """The branch appeared meanwhile (another run made it): were its deliverables already
+        published, its PR merged? Then nothing more goes on it: a commit there would open a second
+        PR over the merged one. One listing, and only in that race."""
+        found = self._find_pull_request(branch)
+        return found is not None and found.merged
 
     def _single_change(self, start: str, files: Mapping[str, str]) -> tuple[str, str, str | None] | None:
         """(path, content, blob sha it replaces or None) when exactly one plain file differs from
