@@ -174,3 +174,37 @@ def test_a_run_after_the_end_writes_nothing(
     cli(w, "run")
     cli(w, "run")
     assert w.bot_writes() == before
+
+
+def _low_world(tmp: Path) -> World:
+    issue = {**ITEMS["low"], "user": "paul", "created_at": "2026-11-23T08:00:00Z"}
+    return World(scenario([issue], labels=["content"]), tmp, config=_config("autonomous"))
+
+
+def test_the_budget_is_checked_between_the_steps_of_one_item(tmp_path: Path) -> None:
+    """Under every budget from the smallest up to what the whole way takes, a run either takes
+    the low-risk item to `done` or stops between two of its steps (never inside one), says so by
+    deferring it, and the next run takes it on from there to the same end."""
+    ref = _low_world(tmp_path / "ref")
+    try:
+        whole = ref.run("commands", "monitor", "assign", "process", "sweep").requests_made
+        assert _state(ref, 1) == "done"
+    finally:
+        ref.stop()
+    stopped_inside_the_cascade = 0
+    for budget in range(10, whole + 6, 3):
+        w = _low_world(tmp_path / f"b{budget}")
+        try:
+            first = w.run("commands", "monitor", "assign", "process", "sweep", max_requests=budget)
+            state = _state(w, 1)
+            if state != "done":
+                assert first.budget_stop is not None, (budget, state)
+                if state in ("in-progress", "approved"):  # process began and was stopped between steps
+                    stopped_inside_the_cascade += 1
+                    assert "process:1" in first.deferred, (budget, first.deferred)
+            w.run("commands", "monitor", "assign", "process", "sweep")
+            assert _state(w, 1) == "done", budget
+            assert w.sandbox.issues[1].state == "closed"
+        finally:
+            w.stop()
+    assert stopped_inside_the_cascade, "some budget must stop the item between two process steps"
