@@ -143,6 +143,8 @@ class Applier:
             self._upsert_comment(action, state, result)
         elif isinstance(action, DeleteComment):
             if any(c.id == action.comment_id for c in state.comments):
+                if action.key == CARD_KEY:
+                    self._keep_sections(action.comment_id, state, result)
                 self.port.delete_comment(action.comment_id)
                 state.comments = [c for c in state.comments if c.id != action.comment_id]
                 result.writes += 1
@@ -293,6 +295,21 @@ class Applier:
         sections = card_sections(fresh.body)
         if sections.get(key, "").strip() != section.strip():
             self._edit_comment(state, fresh, render_card({**sections, key: section}), result)
+
+    def _keep_sections(self, doomed: int, state: ItemState, result: ApplyResult) -> None:
+        """Before a newer copy of the card goes (the duplicate repair), the sections only it has
+        move to the card that stays, read as they are now: the run that made the copy may have
+        written to it since the repair was planned."""
+        comments = self.port.list_item_comments(state.item.number)
+        copy = next((c for c in comments if c.id == doomed), None)
+        kept = bot_comment([c for c in comments if c.id != doomed], CARD_KEY, self.bot_login)
+        if copy is None or kept is None:
+            return
+        sections = card_sections(kept.body)
+        extra = {k: v for k, v in card_sections(copy.body).items() if k not in sections}
+        state.comments = [c for c in state.comments if c.id != kept.id] + [kept]
+        if extra:
+            self._edit_comment(state, kept, render_card({**sections, **extra}), result)
 
     def _create_comment(self, state: ItemState, body: str, result: ApplyResult) -> None:
         created = self.port.create_comment(state.item.number, body)
