@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from issueops.core.comments import bot_comment, marked
+from issueops.core.comments import CARD_KEY, FOLDED, bot_comment, card_sections, marked, render_card
 from issueops.core.errors import GitHubError
 from issueops.core.model import (
     CLOSED_PR_KEY,
@@ -35,6 +35,7 @@ from issueops.core.model import (
     UpdateBody,
     UpsertComment,
     WorkItem,
+    marker,
 )
 from issueops.core.states import check_transition, label_changes, parse_state
 from issueops.github.port import GitHubPort
@@ -85,6 +86,11 @@ class Applier:
         self.commented: dict[int, ItemState] = {}
         self.created_comments: list[Comment] = []
         self.created_items: list[CreateItem] = []
+        # Comments this run created or edited: a card among them is edited again without reading
+        # it first (one request an edit fewer). Only another run's edit of the same card in
+        # between could be lost, and the only other writer of a card a run is working on is a
+        # commands run's status, which every commands run writes again from the item's history.
+        self.written: set[int] = set()
         self.agent_port = agent_port  # the user token's port: only for AssignAgent
         self.agent_token_env = agent_token_env
         self.now = now or datetime.now(UTC)
@@ -137,6 +143,8 @@ class Applier:
             self._upsert_comment(action, state, result)
         elif isinstance(action, DeleteComment):
             if any(c.id == action.comment_id for c in state.comments):
+                if action.key == CARD_KEY:
+                    self._keep_sections(action.comment_id, state, result)
                 self.port.delete_comment(action.comment_id)
                 state.comments = [c for c in state.comments if c.id != action.comment_id]
                 result.writes += 1
@@ -249,16 +257,73 @@ class Applier:
     def _upsert_comment(self, action: UpsertComment, state: ItemState, result: ApplyResult) -> None:
         body = marked(action.key, action.body)
         existing = state.bot_comment(action.key, self.bot_login)
-        if existing is None:
-            created = self.port.create_comment(state.item.number, body)
-            state.comments.append(created)
-            self.commented[state.item.number] = state
-            self.created_comments.append(created)
-            result.writes += 1
+        if action.key in FOLDED and (existing is None or marker(CARD_KEY) in existing.body):
+            self._upsert_section(action.key, body, state, result)
+        elif existing is None:
+            self._create_comment(state, body, result)
         elif existing.body.strip() != body.strip():
-            self.port.edit_comment(existing.id, body)
-            state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
-            result.writes += 1
+            self._edit_comment(state, existing, body, result)
+
+    def _upsert_section(self, key: str, section: str, state: ItemState, result: ApplyResult) -> None:
+        """One section of the item's card: the card is created with it, or edited in place. A card
+        this run has not written yet is read again just before the edit, so a section another run
+        wrote since this run read the item is kept (the edit replaces the whole body)."""
+        card = state.bot_comment(CARD_KEY, self.bot_login)
+        if card is None:
+            self._create_comment(state, render_card({key: section}), result)
+            return
+        if card_sections(card.body).get(key, "").strip() == section.strip():
+            return
+        if card.id in self.written:  # as this run left it: no read (see `written`)
+            body = render_card({**card_sections(card.body), key: section})
+            try:
+                self._edit_comment(state, card, body, result)
+                return
+            except GitHubError as exc:  # deleted since (an overlapping run's duplicate repair)
+                if exc.code != "not_found":
+                    raise
+                self.written.discard(card.id)
+        comments = self.port.list_item_comments(state.item.number)
+        fresh = next((c for c in comments if c.id == card.id), None) or bot_comment(
+            comments, CARD_KEY, self.bot_login
+        )  # deleted since: the copy the duplicate repair kept, if any
+        state.comments = [c for c in state.comments if c.id != card.id]
+        if fresh is None:
+            self._create_comment(state, render_card({key: section}), result)
+            return
+        state.comments = [c for c in state.comments if c.id != fresh.id] + [fresh]
+        sections = card_sections(fresh.body)
+        if sections.get(key, "").strip() != section.strip():
+            self._edit_comment(state, fresh, render_card({**sections, key: section}), result)
+
+    def _keep_sections(self, doomed: int, state: ItemState, result: ApplyResult) -> None:
+        """Before a newer copy of the card goes (the duplicate repair), the sections only it has
+        move to the card that stays, read as they are now: the run that made the copy may have
+        written to it since the repair was planned."""
+        comments = self.port.list_item_comments(state.item.number)
+        copy = next((c for c in comments if c.id == doomed), None)
+        kept = bot_comment([c for c in comments if c.id != doomed], CARD_KEY, self.bot_login)
+        if copy is None or kept is None:
+            return
+        sections = card_sections(kept.body)
+        extra = {k: v for k, v in card_sections(copy.body).items() if k not in sections}
+        state.comments = [c for c in state.comments if c.id != kept.id] + [kept]
+        if extra:
+            self._edit_comment(state, kept, render_card({**sections, **extra}), result)
+
+    def _create_comment(self, state: ItemState, body: str, result: ApplyResult) -> None:
+        created = self.port.create_comment(state.item.number, body)
+        self.written.add(created.id)
+        state.comments.append(created)
+        self.commented[state.item.number] = state
+        self.created_comments.append(created)
+        result.writes += 1
+
+    def _edit_comment(self, state: ItemState, existing: Comment, body: str, result: ApplyResult) -> None:
+        self.port.edit_comment(existing.id, body)
+        self.written.add(existing.id)
+        state.comments = [replace(c, body=body) if c.id == existing.id else c for c in state.comments]
+        result.writes += 1
 
     def _close_pull_request(
         self, action: ClosePullRequest, state: ItemState | None, result: ApplyResult

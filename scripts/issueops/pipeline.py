@@ -358,8 +358,25 @@ class ProcessStage:
 
     name = "process"
     estimated_requests = 12
+    cascade = True  # one run moves an item as far as the policy allows (runner.moved_on)
+
+    def __init__(self, only: Sequence[int] | None = None) -> None:
+        # A commands run continues the items its approvals cleared here (`continued_items`):
+        # those items as the commands stage has just read them, nothing else (no closed listing).
+        self.only = tuple(only) if only is not None else None
+        self.gated: list[int] = []  # items this run moved to a gate: their status is refreshed
+
+    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+        plan = self._plan(rt, unit)
+        gate = State.AWAITING_APPROVAL.value
+        gated = any(isinstance(a, Transition) and a.to_state == gate for a in plan.actions)
+        if gated and unit.number is not None and unit.number not in self.gated:
+            self.gated.append(unit.number)
+        return plan
 
     def read(self, rt: Runtime) -> list[WorkUnit]:
+        if self.only is not None:
+            return [u for n in self.only for u in self._read_approved(rt, n)]
         snap = snapshot_of(rt)
         load_pulls(rt.port, snap)
         closed = read_closed_active(rt.port, snap)  # e.g. merged, killed before `done`
@@ -372,6 +389,15 @@ class ProcessStage:
                 units.append(WorkUnit(key=f"#{state.item.number}", state=state, workflow=workflow_of(state)))
         self._mark_missing_branches(rt, [u.state for u in units if u.state is not None])
         return units
+
+    def _read_approved(self, rt: Runtime, number: int) -> list[WorkUnit]:
+        state = snapshot_of(rt).items.get(number)
+        if state is None or state.item.state != "open" or not workflow_of(state):
+            return []
+        if current_state(state.item.labels) not in _PROCESS_STATES:
+            return []
+        self._mark_missing_branches(rt, [state])
+        return [WorkUnit(key=f"#{number}", state=state, workflow=workflow_of(state))]
 
     @staticmethod
     def _mark_missing_branches(rt: Runtime, states: list[ItemState]) -> None:
@@ -389,7 +415,7 @@ class ProcessStage:
         for state in may_open:
             state.branch_missing = state.item.number not in have
 
-    def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
+    def _plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         assert unit.state is not None
         workflow = rt.workflow(unit.workflow)
         if workflow is None:
@@ -449,13 +475,21 @@ class CommandsStage:
         event_item: int | None = None,
         event: ActionsEvent | None = None,
         refusals_path: Path | None = None,
+        *,
+        refresh: Sequence[int] = (),
     ):
         self.event_item = event_item
         self.event = event
         self.refusals_path = refusals_path
+        self.refresh = tuple(refresh)  # only these items, as this run left them (`status_after`)
+        self.approved: list[int] = []  # items this stage moved to `approved` (`continued_items`)
         self._log: RefusalLog | None = None
 
     def read(self, rt: Runtime) -> list[WorkUnit]:
+        if self.refresh:
+            snap = snapshot_of(rt)
+            states = [snap.items[n] for n in self.refresh if n in snap.items]
+            return [WorkUnit(key=f"#{s.item.number}", state=s, workflow=workflow_of(s)) for s in states]
         if self.event_item is not None:
             cheap = self._answer_from_payload(rt, self.event_item)
             if cheap is not None:
@@ -571,6 +605,9 @@ class CommandsStage:
             audit=audit,
         )
         self._save_refusals(rt)
+        cleared = State.APPROVED.value
+        if any(isinstance(a, Transition) and a.to_state == cleared for a in plan.actions):
+            self.approved.append(state.item.number)
         return plan
 
 
@@ -687,6 +724,34 @@ def _current_pulls(snap: Snapshot) -> list[PullRequest]:
     listed = {pr.number: own.get(pr.number, pr) for pr in snap.pulls}
     added = [pr for number, pr in own.items() if number not in listed and number > 0]
     return sorted([*listed.values(), *added], key=lambda pr: pr.number)
+
+
+def status_after(process: ProcessStage, refusals_path: Path | None) -> CommandsStage | None:
+    """The commands stage again, over the items process moved to a gate in this run: their status
+    (which approvals the gate needs, which earlier ones lapsed with the new deliverable) is written
+    in the run that gated them, not left to the next one."""
+    if not process.gated:
+        return None
+    return CommandsStage(refusals_path=refusals_path, refresh=process.gated)
+
+
+def continued_items(rt: Runtime, commands: CommandsStage) -> list[int]:
+    """The items an event's commands run goes on to process in the same job: its item when the
+    approval met the quorum (in this run, or in an earlier run of the same event that stopped
+    before publishing), so that it is `approved` now. Their next step (processing, or
+    publishing) is the pipeline's, not a person's. Open items off hold only (process checks
+    forged labels itself)."""
+    wanted = list(commands.approved)
+    if commands.event_item is not None and commands.event_item not in wanted:
+        wanted.append(commands.event_item)
+    found = []
+    for number in wanted:
+        state = rt.snapshot.items.get(number) if rt.snapshot is not None else None
+        if state is None or state.item.state != "open" or rt.config.labels.hold in state.item.labels:
+            continue
+        if current_state(state.item.labels) is State.APPROVED:
+            found.append(number)
+    return found
 
 
 def finish_interrupted(rt: Runtime) -> list[str]:

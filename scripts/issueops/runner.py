@@ -64,6 +64,10 @@ class WorkUnit:
 
 
 class Stage(Protocol):
+    """A stage may also say `cascade = True`: after a step moved an item on, the runner plans the
+    same item again (from the state its own writes left) until it reaches a gate, a wait or the
+    end, so one run moves an item as far as the policy allows (see `moved_on`)."""
+
     name: str
     estimated_requests: int  # writes and reads one unit may cost, for the budget check
 
@@ -221,6 +225,28 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
+MAX_STEPS = 6
+"""At most this many steps of one item in one stage run (a cascading stage: see `moved_on`); the
+longest path, assigned -> in-progress -> awaiting-approval or approved -> done, takes three."""
+
+
+def progress_of(unit: WorkUnit) -> tuple[object, ...]:
+    """Where an item stands for the cascade: its state label, open or closed, its PR."""
+    if unit.state is None:
+        return ()
+    pr = unit.state.pull_request
+    labels = tuple(sorted(x for x in unit.state.item.labels if x.startswith("state::")))
+    return labels, unit.state.item.state, (pr.number, pr.state, pr.merged) if pr is not None else None
+
+
+def moved_on(before: tuple[object, ...], unit: WorkUnit) -> bool:
+    """Whether a cascading stage plans the item again in the same run: the step it applied moved
+    it (another state, or its deliverables' PR opened) and left it open. A step that ends at a
+    gate moves it too (to `awaiting-approval`); the next plan is empty: it waits for a person."""
+    after = progress_of(unit)
+    return bool(after) and after != before and unit.state is not None and unit.state.item.state == "open"
+
+
 class Runner:
     def __init__(
         self,
@@ -268,23 +294,31 @@ class Runner:
             if rt.limit is not None and summary.items_changed >= rt.limit:
                 self._defer(stage.name, units[index:], counts)
                 return
+            changed = False
             try:
-                with rt.budget.item_scope(stage.estimated_requests):
-                    plan = stage.plan(rt, unit)
-                    if not plan.actions:
-                        self._record_events(unit, plan)  # e.g. a source that could not be read
-                        continue
-                    self._record_rows(stage.name, unit, plan)
-                    if not rt.dry_run:
-                        applied = self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
-                        self.created.extend(applied.created_items)
-                        self._record_events(unit, plan)
-                if self._planned_failure(stage.name, unit, plan):
-                    counts["failed"] += 1
-                    continue
-                counts["changed"] += 1
-                summary.items_changed += 1
+                for _step in range(MAX_STEPS if getattr(stage, "cascade", False) else 1):
+                    before = progress_of(unit)
+                    with rt.budget.item_scope(stage.estimated_requests):
+                        plan = stage.plan(rt, unit)
+                        if not plan.actions:
+                            self._record_events(unit, plan)  # e.g. a source that could not be read
+                            break
+                        self._record_rows(stage.name, unit, plan)
+                        if not rt.dry_run:
+                            applied = self.applier.apply(plan.actions, unit.state, workflow=unit.workflow)
+                            self.created.extend(applied.created_items)
+                            self._record_events(unit, plan)
+                    if self._planned_failure(stage.name, unit, plan):
+                        counts["failed"] += 1
+                        break
+                    if not changed:
+                        changed = True
+                        counts["changed"] += 1
+                        summary.items_changed += 1
+                    if rt.dry_run or not moved_on(before, unit):
+                        break  # a gate, a wait or the end: the next step is not this run's
             except BudgetExhausted as stop:
+                # a cascading item's next step (if it moved already) waits for the next run too
                 self._budget_stop(stage.name, stop, units[index:], counts)
                 return
             except GitHubError as exc:

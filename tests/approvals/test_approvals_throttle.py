@@ -171,7 +171,7 @@ def _silent(refusals: int) -> dict[str, object]:
 def test_an_event_run_has_a_small_budget_and_leaves_the_reserve() -> None:
     config = Config.model_validate({"api": {"max_requests_per_run": 900, "reserve": 50}})
     tight, opts = event_budget(config, Options(max_requests=5000))
-    assert (tight.api.max_requests_per_run, tight.api.reserve, opts.max_requests) == (40, 400, 40)
+    assert (tight.api.max_requests_per_run, tight.api.reserve, opts.max_requests) == (60, 400, 60)
     small, opts = event_budget(config, Options(max_requests=10))
     assert small.api.max_requests_per_run == 10 and opts.max_requests == 10
     custom = Config.model_validate({"api": {"reserve": 600}, "commands": {"event_reserve": 100}})

@@ -56,6 +56,13 @@ def _counted(w: World) -> int:
     return sum(1 for e in w.sandbox.ledger if e.counted and e.login == BOT)
 
 
+def _has_pr(w: World, number: int) -> bool:
+    return any(
+        i.pull is not None and i.pull.head_ref.startswith(f"issueops/{number}-")
+        for i in w.sandbox.issues.values()
+    )
+
+
 def _replies(w: World) -> int:
     """Comments the bot posted (each a content-creating write)."""
     return sum(w.bot_comment_posts().values())
@@ -98,10 +105,11 @@ def test_a_strangers_hold_is_refused_and_the_item_keeps_moving(world: World, eve
     assert {e["reason"] for e in world.events("approval.denied")} == {"not_collaborator"}
 
     event("carol", 1, "/approve")
-    assert "state::approved" in world.labels(1)
+    # The approval took effect in its own run (issue #16): processed onwards, nothing froze it;
+    # the item now waits at the gate before publishing, with its deliverables' PR.
+    assert world.state_labels(1) == {"state::awaiting-approval"} and _has_pr(world, 1)
     summary = world.run("commands", "monitor", "assign", "process", "sweep")
     assert summary.budget_stop is None and summary.items_failed == 0
-    assert "state::approved" not in world.labels(1)  # processed onwards: nothing froze it
     assert HOLD not in world.labels(1)
 
 
@@ -130,7 +138,9 @@ def test_a_flood_of_stranger_commands_costs_little_and_collaborators_still_count
     # each reply: its read, the reply, the reaction and the overlap check; the first run also
     # makes the brake's first (counted) look for an alert issue
     assert costs[:10] == [5] + [4] * 9 and sum(costs[10:]) == 0, Counter(costs)
-    assert stranger_replies - 3 == 10  # the other 3: status comments of the collaborators' items
+    # The other 5: the status cards of the collaborators' items (3), and the hand-off comments of
+    # the two approved ones, processed in their approvals' own runs (issue #16).
+    assert stranger_replies - 5 == 10
     throttled = Counter(str(e["mode"]) for e in world.events("command.throttled"))
     assert throttled["silent"] == 190
 
@@ -141,16 +151,16 @@ def test_a_flood_of_stranger_commands_costs_little_and_collaborators_still_count
         assert STRANGER not in world.sandbox.issues[number].assignees
         if number != 4:
             assert HOLD not in labels, number
-    # The collaborators' commands in the same flood applied.
-    assert "state::approved" in world.labels(2) and "state::approved" in world.labels(3)
+    # The collaborators' commands in the same flood applied: approved and processed at once.
+    for number in (2, 3):
+        assert world.state_labels(number) == {"state::awaiting-approval"} and _has_pr(world, number)
     assert HOLD in world.labels(4)
     for comment_id in collaborators:
         assert world.bot_reactions(comment_id) == ["eyes", "+1"]
 
-    # The schedule afterwards has its whole budget: no stop, and the approved items move on.
+    # The schedule afterwards has its whole budget: no stop, no failure.
     summary = world.run("commands", "monitor", "assign", "process", "sweep")
     assert summary.budget_stop is None and summary.items_failed == 0
-    assert "state::approved" not in world.labels(2) and "state::approved" not in world.labels(3)
     assert summary.requests_counted < 900
     # ... and the catch-up answered none of the 190 silenced comments.
     assert Counter(str(e["mode"]) for e in world.events("command.throttled")) == throttled

@@ -108,9 +108,13 @@ def test_the_event_run_beside_the_catch_up_doubles_nothing(world: World, offset:
     payload = issue_comment_payload(world.tmp / "event.json", 1, alice.id, "alice", "/approve")
     _together(world, offset, ["commands", "--event", str(payload)], ["commands"])
     assert not doubled(world), doubled(world)
-    assert world.state_labels(1) == {"state::approved"}
+    # The approval took effect in the event's own run (issue #16): the item was processed and
+    # waits at the gate before publishing, with one PR.
+    assert world.state_labels(1) == {"state::awaiting-approval"}, world.labels(1)
+    heads = [i.pull.head_ref for i in world.sandbox.issues.values() if i.pull is not None]
+    assert [item_of_branch(h) for h in heads] == [1], heads
     replies = world.bot_comments(1)
-    assert len(replies) == len({marker_key(b) for b in replies}) >= 3  # status, denial, help
+    assert len(replies) == len({marker_key(b) for b in replies}) >= 4  # card, denial, help, hand-off
 
 
 @pytest.mark.parametrize("offset", OFFSETS)

@@ -94,6 +94,18 @@ def backlog(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
     return w, _captured(tmp, w.sandbox)
 
 
+@pytest.fixture(scope="module")
+def assigned(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
+    """The backlog after `assign` only: nothing processed yet. (Since issue #16 one run takes an
+    item as far as the policy allows, so after a full run every low-risk item already waits at
+    the publishing gate, where a laxer profile no longer changes its course.)"""
+    tmp = tmp_path_factory.mktemp("whatif-assigned")
+    w = world(from_scenario(copy.deepcopy(BACKLOG)), tmp / "world")
+    summary = w.run(("assign",))
+    assert summary.items_failed == 0, summary.failures
+    return w, _captured(tmp, w.sandbox)
+
+
 def _whatif(
     tmp: Path, scenario: Path, *, config: Path = CONFIG, schemas: Path | None = None, hours: int = 3
 ) -> Any:
@@ -170,9 +182,9 @@ def test_the_same_config_ends_the_same_and_nothing_reaches_the_captured_reposito
     ["policy profile autonomous", "a match rule routes the unmatched item", "a shorter SLA reminds sooner"],
 )
 def test_a_proposal_reports_exactly_the_items_it_changes(
-    case: str, backlog: tuple[World, Path], tmp_path: Path
+    case: str, backlog: tuple[World, Path], assigned: tuple[World, Path], tmp_path: Path
 ) -> None:
-    w, path = backlog
+    w, path = assigned if case == "policy profile autonomous" else backlog
     sandbox = w.sandbox
     config, schemas, hours = CONFIG, None, 3
     if case == "policy profile autonomous":
@@ -193,7 +205,9 @@ def test_a_proposal_reports_exactly_the_items_it_changes(
     else:
         schemas = _schemas_with(tmp_path, "content-review", lambda d: d["sla"].update(reminder_hours=1))
         expected = _items_where(sandbox, lambda i: "workflow::content-review" in i.labels)
-        changed = {"reminders"}
+        # Since issue #16 the backlog's review items already wait at the publishing gate after
+        # one run: the sooner SLA notice there is a reminder or an escalation, a comment either way.
+        changed = {"comments"}
         hours = 4
     assert expected, "the backlog must hold an item this case changes"
     result = _whatif(tmp_path, path, config=config, schemas=schemas, hours=hours)
@@ -201,12 +215,14 @@ def test_a_proposal_reports_exactly_the_items_it_changes(
     assert set(differing) == expected, result.differing
     for fields in differing.values():
         assert changed <= fields, fields
+        if case == "a shorter SLA reminds sooner":
+            assert fields & {"reminders", "escalations"}, fields
 
 
 def test_the_cli_writes_markdown_and_json_and_the_workflow_runs_it_read_only(
-    backlog: tuple[World, Path], tmp_path: Path
+    assigned: tuple[World, Path], tmp_path: Path
 ) -> None:
-    _, path = backlog
+    _, path = assigned
     proposed = write_config(tmp_path / "proposed", profile="autonomous")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     base = [sys.executable, "-m", "issueops", "--config", str(CONFIG), "--schemas", str(SCHEMAS)]

@@ -36,7 +36,8 @@ WRITE_SCOPES: dict[tuple[str, str], set[str]] = {
     ("issueops-monitor.yml", "monitor"): {"issues"},
     ("issueops-assign.yml", "assign"): {"issues"},
     ("issueops-process.yml", "process"): {"contents", "issues", "pull-requests"},
-    ("issueops-commands.yml", "commands"): {"issues", "pull-requests"},
+    # an approval takes effect in its own run: processing or publishing the item (issue #16)
+    ("issueops-commands.yml", "commands"): {"contents", "issues", "pull-requests"},
     ("issueops-sweep.yml", "sweep"): {"contents", "issues", "pull-requests"},  # orphan repairs
     ("issueops-setup.yml", "setup"): {"issues"},
     # the telemetry publishers run only git, never issueops code (see issueops-telemetry.yml)

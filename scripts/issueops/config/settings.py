@@ -162,7 +162,7 @@ class CommandsConfig(Strict):
     hold: HoldConfig = Field(default_factory=HoldConfig)
     refusals: RefusalsConfig = Field(default_factory=RefusalsConfig)
     event_max_requests: int = Field(
-        40,
+        60,
         ge=6,
         description="Request budget of one `commands --event` run, whatever --max-requests says.",
     )

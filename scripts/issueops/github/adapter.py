@@ -9,6 +9,7 @@ object whenever an attribute is missing, which would add hidden requests. See do
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -486,12 +487,31 @@ class PyGithubAdapter:
             self._request("POST", path, body={"content": content})
 
     def add_assignees(self, number: int, logins: Sequence[str]) -> None:
+        """Add assignees, keeping everyone assigned: the issue is read, then edited with the
+        assignees it has plus the new ones. `POST .../assignees` would add them in one request,
+        but it creates content (GitHub's secondary limit of about 500 an hour counts it, as the
+        sandbox does); an edit of the issue does not. The read just before the edit keeps a
+        person's assignment made since the run read the item (the edit replaces the list). A
+        login GitHub will not assign makes the edit fail (422): then they are added as before,
+        where GitHub silently drops that one."""
         if not logins:
             return
         if self.dry_run:
             return self._simulate("add_assignees", item=number, logins=list(logins))
         with self._calling(self._issue(number)):
-            self._request("POST", f"{self._base}/issues/{number}/assignees", body={"assignees": list(logins)})
+            data = self._request("GET", f"{self._base}/issues/{number}")
+            have = list(convert.work_item(data).assignees)
+            known = {login.casefold() for login in have}
+            new = [login for login in logins if login.casefold() not in known]
+            if not new:
+                return
+            url = f"{self._base}/issues/{number}"
+            status, data = self._status("PATCH", url, body={"assignees": [*have, *new]})
+            if status == 422:  # a login GitHub will not assign: the edit refuses the whole list,
+                # where adding drops just that one (as before); only then is it a created content
+                self._request("POST", f"{url}/assignees", body={"assignees": new})
+            elif status != 200:
+                raise GithubException(status, data, None)
 
     def assign_agent(self, number: int, login: str, agent_assignment: Mapping[str, str]) -> tuple[str, ...]:
         if self.dry_run:
@@ -602,10 +622,27 @@ class PyGithubAdapter:
                     status=404,
                     hint="check default_branch in the config or the workflow's base",
                 )
+            single = self._single_change(start, files)
+            if single is not None and not self.dry_run:
+                head = self._create_branch(branch, start)
+                if head == start:  # ours, on the base: the file goes on it with one commit
+                    return self._put_file(branch, start, *single, message)
+                if self._published(branch):
+                    return head
+                sha = self._build_commit(head, files, message, branch)  # someone else's: on top
+                if sha != head:
+                    self._request(
+                        "PATCH",
+                        f"{self._base}/git/refs/heads/{quote(branch, safe='/')}",
+                        body={"sha": sha, "force": False},
+                    )
+                return sha
             sha = self._build_commit(start, files, message, branch)
             head = self._create_branch(branch, sha)
             if head == sha:
                 return sha
+            if self._published(branch):
+                return head
         sha = self._build_commit(head, files, message, branch)
         if sha != head:
             self._request(
@@ -631,6 +668,66 @@ class PyGithubAdapter:
                 },
             )
         return self._commit_trees[commit_sha]
+
+    def _published(self, branch: str) -> bool:
+        """The branch appeared meanwhile (another run made it): were its deliverables already
+        published, its PR merged? Then nothing more goes on it: a commit there would open a second
+        PR over the merged one. One listing, and only in that race."""
+        found = self._find_pull_request(branch)
+        return found is not None and found.merged
+
+    def _single_change(self, start: str, files: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+        """(path, content, blob sha it replaces or None) when exactly one plain file differs from
+        `start`: a new branch then costs two content-creating requests (the ref, then the file
+        through the Contents API, which makes the blob, tree and commit itself) instead of three
+        (tree with inline blobs, commit, ref). With more files the git data API stays cheaper."""
+        _, existing = self._files_of(start)
+        changed = [
+            (path.lstrip("/"), content)
+            for path, content in sorted(files.items())
+            if existing.get(path.lstrip("/"), ("", ""))[0] != blob_sha(content)
+        ]
+        if len(changed) != 1:
+            return None
+        path, content = changed[0]
+        old = existing.get(path)
+        if old is not None and old[1] != "100644":  # the Contents API writes plain files only
+            return None
+        return path, content, old[0] if old is not None else None
+
+    def _put_file(
+        self, branch: str, start: str, path: str, content: str, replaces: str | None, message: str
+    ) -> str:
+        """One file committed on `branch` (at `start`) through the Contents API; the new head.
+        After an uncertain failure the branch is read: moved on with the file in place means done."""
+        url = f"{self._base}/contents/{quote(path, safe='/')}"
+        body: dict[str, Any] = {
+            "message": message,
+            "content": base64.b64encode(content.encode("utf-8")).decode("ascii"),
+            "branch": branch,
+        }
+        if replaces is not None:
+            body["sha"] = replaces
+        want = blob_sha(content)
+
+        def landed() -> str | None:
+            head = self._ref_sha(branch)
+            if head is None or head == start:
+                return None
+            return head if self._files_of(head)[1].get(path, ("", ""))[0] == want else None
+
+        def send() -> str:
+            status, data = self._status("PUT", url, body=body)
+            if status in (409, 422):  # the file is there already: ours, from an uncertain try?
+                head = landed()
+                if head is not None:
+                    return head
+            if status not in (200, 201):
+                raise GithubException(status, data, None)
+            commit = convert.require(data, "commit", dict)
+            return str(convert.require(commit, "sha", str))
+
+        return self._exactly_once(f"{self.repo} branch {branch}", send=send, find=landed)
 
     def _build_commit(self, start: str, files: Mapping[str, str], message: str, branch: str) -> str:
         """A commit on `start` with `files` written; `start` itself when they are there already."""
@@ -697,9 +794,10 @@ class PyGithubAdapter:
         def send() -> PullRequest:
             payload = {"title": title, "head": head, "base": base, "body": body}
             status, data = self._status("POST", f"{self._base}/pulls", body=payload)
-            if status == 422:  # "A pull request already exists": that one is ours
+            if status == 422:  # "A pull request already exists": that one is ours; or "No commits
+                # between": an overlapping run opened it and published it (merged) already
                 existing = self._find_pull_request(head)
-                if existing is not None and existing.state == "open":
+                if existing is not None and (existing.state == "open" or existing.merged):
                     return existing
             if status != 200:
                 raise GithubException(status, data, None)

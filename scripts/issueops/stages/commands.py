@@ -40,7 +40,7 @@ from issueops.approvals.status import (
 from issueops.approvals.throttle import RefusalLog
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
-from issueops.core.comments import same_login
+from issueops.core.comments import CARD_KEY, GATE_SECTION, bot_text, same_login
 from issueops.core.model import (
     Action,
     AddLabels,
@@ -95,9 +95,14 @@ def _bot_comment(ctx: ItemContext, key: str, bot_login: str) -> Comment | None:
     return None
 
 
+def _in_card(ctx: ItemContext, bot_login: str) -> bool:
+    """The item has the bot's card (issue #16), not the separate comments of before it."""
+    return _bot_comment(ctx, CARD_KEY, bot_login) is not None
+
+
 def _differs(ctx: ItemContext, key: str, bot_login: str, body: str) -> bool:
-    existing = _bot_comment(ctx, key, bot_login)
-    return existing is None or existing.body.strip() != body.strip()
+    existing = bot_text(ctx.comments, key, bot_login)  # a section of the card, or a comment
+    return existing is None or existing.strip() != body.strip()
 
 
 def failed_from(events: tuple[LabelEvent, ...] | list[LabelEvent]) -> State | None:
@@ -614,10 +619,13 @@ def plan_commands(
             f"Risk lowered to `{risk}`, below the workflow's `{audit.floor}`, by "
             f"@{audit.lowered_by} (a configured approver)"
         )
+    # Waiting at a gate alone needs no status while the card's gate note says what the gate needs
+    # (issue #16: one edit and one read an item fewer); the first vote, hold or command adds it.
+    gate_noted = bot_text(ctx.comments, GATE_SECTION, bot_login) is not None and _in_card(ctx, bot_login)
     status_needed = (
         bool(risk_note)
         or _bot_comment(ctx, STATUS_KEY, bot_login) is not None
-        or final_state is State.AWAITING_APPROVAL
+        or (final_state is State.AWAITING_APPROVAL and not gate_noted)
         or bool(decision.votes or decision.lapsed or decision.denials or work.denials)
         or held
         or any(not c.author.is_bot for c, _ in new)  # the record marks them handled for replays
@@ -643,8 +651,8 @@ def plan_commands(
         "login": audit.lowered_by if audit else None,
         "risk": risk,
     }
-    existing = _bot_comment(ctx, STATUS_KEY, bot_login)
-    if risk_note and audit is not None and (existing is None or risk_note not in existing.body):
+    existing_text = bot_text(ctx.comments, STATUS_KEY, bot_login)
+    if risk_note and audit is not None and (existing_text is None or risk_note not in existing_text):
         lowering["floor"] = audit.floor
         actions_events: list[dict[str, object]] = [lowering]
     else:

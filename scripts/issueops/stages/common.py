@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from issueops.config.settings import Config, Risk
-from issueops.core.comments import bot_comment, marked
+from issueops.core.comments import bot_text, marked
 from issueops.core.model import ItemContext, Transition, UpsertComment, WorkItem
 from issueops.core.states import State, check_transition
 
@@ -23,8 +23,8 @@ def upsert(ctx: ItemContext, key: str, body: str, bot_login: str) -> list[Upsert
     """An UpsertComment only when the bot's comment for `key` is missing or says something else:
     a re-plan over unchanged input then yields nothing."""
     full = marked(key, body)
-    existing = bot_comment(ctx.comments, key, bot_login)
-    if existing is not None and _normal(existing.body) == _normal(full):
+    existing = bot_text(ctx.comments, key, bot_login)
+    if existing is not None and _normal(existing) == _normal(full):
         return []
     return [UpsertComment(ctx.item.number, key, full)]
 

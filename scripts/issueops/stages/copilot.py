@@ -21,7 +21,7 @@ from typing import Literal
 from issueops.approvals.activity import data_field, human_time, read_data_field
 from issueops.config.copilot import CopilotConfig
 from issueops.config.workflows import WorkflowSchema
-from issueops.core.comments import bot_comment, same_login
+from issueops.core.comments import bot_text, same_login
 from issueops.core.model import (
     Action,
     Assign,
@@ -91,19 +91,19 @@ def _stamp(value: datetime) -> str:
 
 def read_hand_off(ctx: ItemContext, bot_login: str) -> HandOff | None:
     """The hand-off as the bot's status comment records it; None when there was none."""
-    comment = bot_comment(ctx.comments, STATUS_KEY, bot_login)
-    if comment is None:
+    body = bot_text(ctx.comments, STATUS_KEY, bot_login)  # its section of the card, or a comment
+    if body is None:
         return None
-    phase = read_data_field(comment.body, "phase")
+    phase = read_data_field(body, "phase")
     if phase not in ("handed", "pr-open", "merged", "returned", "refused"):
         return None
-    pr = read_data_field(comment.body, "pr")
+    pr = read_data_field(body, "pr")
     return HandOff(
         phase=phase,  # type: ignore[arg-type]
-        handed_at=_time(read_data_field(comment.body, "handed_at")),
-        owner=read_data_field(comment.body, "owner") or None,
+        handed_at=_time(read_data_field(body, "handed_at")),
+        owner=read_data_field(body, "owner") or None,
         pr=int(pr) if pr and pr.isdigit() else None,
-        pr_opened_at=_time(read_data_field(comment.body, "pr_opened_at")),
+        pr_opened_at=_time(read_data_field(body, "pr_opened_at")),
     )
 
 

@@ -8,7 +8,8 @@ rest. Every run that reads the repository plans it from what it has read anyway,
 from before this code existed heal on the next run too, at no extra request when there are none.
 
 - Two of the bot's comments with the same marker on one item: the newer ones are deleted (a
-  person's comment is never touched, whatever marker it carries).
+  person's comment is never touched, whatever marker it carries). Of two cards, a section only
+  the newer one has is written into the older first, so nothing it said is lost.
 - Two open items the bot opened for one intake key (or two open incidents of one health check):
   the newer one says at the top of its body which item it duplicates, is closed as not planned and
   leaves the state machine as `rejected`.
@@ -23,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from issueops.core.comments import same_login
+from issueops.core.comments import CARD_KEY, card_sections, same_login
 from issueops.core.model import (
     MARKER_PREFIX,
     Action,
@@ -35,6 +36,7 @@ from issueops.core.model import (
     Plan,
     PullRequest,
     UpdateBody,
+    UpsertComment,
     WorkItem,
 )
 from issueops.core.states import State, current_state
@@ -90,6 +92,13 @@ def plan_duplicate_comments(number: int, comments: Iterable[Comment], bot_login:
 
     plan = Plan(number)
     for key, kept, extra in _copies(comments, key_of, lambda c: (c.created_at, c.id)):
+        if key == CARD_KEY:  # a section only a newer card has moves to the one kept, first
+            have = card_sections(kept.body)
+            for card in extra:
+                for section, text in card_sections(card.body).items():
+                    if section not in have:
+                        have[section] = text
+                        plan.actions.append(UpsertComment(number, section, text))
         plan.actions += [DeleteComment(number, c.id, key) for c in extra]
         plan.reasons.append(f"#{number}: the bot's `{key}` comment {len(extra) + 1} times; kept the oldest")
         plan.events.append(_event(number, "comment", key, kept.id, [c.id for c in extra]))

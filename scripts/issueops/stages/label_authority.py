@@ -31,7 +31,7 @@ from issueops.approvals.activity import is_own
 from issueops.approvals.status import CLOSED_KEY, parse_closed_note
 from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
-from issueops.core.comments import bot_comment, same_login
+from issueops.core.comments import bot_comment, bot_text, same_login
 from issueops.core.model import (
     WRITE_PERMISSIONS,
     Action,
@@ -93,11 +93,11 @@ def assessment(
     comments: tuple[Comment, ...] | list[Comment], bot_login: str
 ) -> tuple[str | None, Risk | None]:
     """The workflow and risk the assign stage recorded in its own comment (None when it never did)."""
-    found = bot_comment(comments, ASSESSMENT_KEY, bot_login)
+    found = bot_text(comments, ASSESSMENT_KEY, bot_login)  # its section of the card, or a comment
     if found is None:
         return None, None
-    workflow = _ASSESSED_WORKFLOW.search(found.body)
-    risk = _ASSESSED_RISK.search(found.body)
+    workflow = _ASSESSED_WORKFLOW.search(found)
+    risk = _ASSESSED_RISK.search(found)
     value: Risk | None = None
     if risk is not None:
         value = "low" if risk.group(1) == "low" else "medium" if risk.group(1) == "medium" else "high"

@@ -32,7 +32,7 @@ from issueops.config.policy import gates_for
 from issueops.config.settings import Config, Risk
 from issueops.config.templates import TemplateContext, render, slugify
 from issueops.config.workflows import WorkflowSchema
-from issueops.core.comments import bot_comment, same_login
+from issueops.core.comments import GATE_SECTION, bot_comment, same_login
 from issueops.core.model import (
     Action,
     Assign,
@@ -59,7 +59,7 @@ from issueops.stages.monitor import source_key_of
 from issueops.stages.text import BODY_BUDGET, cap_body, code_span, escape_markdown, plain_line
 
 GUIDANCE_KEY = "guidance"
-GATE_KEY = "gate"  # the gate note; the approvals status comment (key "status") is the commands stage's
+GATE_KEY = GATE_SECTION  # the gate note; the approval status (key "status") is the commands stage's
 FAILURE_KEY = "failure"
 BRANCH_PREFIX = "issueops/"
 TEMPLATE_DIR = "workflow_schemas/templates"
