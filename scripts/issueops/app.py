@@ -146,7 +146,7 @@ class InterruptibleBudget:
 
 def server_now(governor: Governor) -> datetime | None:
     """GitHub's (or the sandbox's) own clock, from the last reply's Date header."""
-    date = governor.last_headers.get("date") if hasattr(governor, "last_headers") else None
+    date = governor.last_date
     if not date:
         return None
     try:

@@ -59,10 +59,9 @@ def _world(tmp: Path, profile: str) -> World:
 @pytest.fixture
 def cli_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[World], None]:
     def use(w: World) -> None:
-        """CLI runs pace writes and tell the time by the sandbox's virtual clock."""
+        """CLI runs pace writes by the sandbox's virtual clock (they tell the time by its Date)."""
         monkeypatch.chdir(w.tmp)
         monkeypatch.setattr(issueops.app, "SystemClock", lambda: w.clock)
-        monkeypatch.setattr(issueops.app, "server_now", lambda governor: w.sandbox.clock.now())
 
     return use
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
+from issueops.app import server_now
 from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.github.cache import EtagCache
 from issueops.github.classify import DryRunViolation, UncertainWrite
@@ -251,3 +253,14 @@ def test_time_budget_stops_a_read_between_items_and_none_means_no_limit() -> Non
     unlimited = rig()
     unlimited.clock.sleep(10**6)
     assert unlimited.governor.send(get(), Script([reply(200, "[]")])).status == 200
+
+
+def test_the_server_clock_is_the_last_replys_date_and_a_reply_without_one_keeps_it() -> None:
+    """A run tells the time by GitHub's clock (the Date header), not the runner's."""
+    r = rig()
+    assert server_now(r.governor) is None  # nothing answered yet: the caller uses its own clock
+    r.governor.send(get(), Script([reply(date="Mon, 23 Nov 2026 09:00:00 GMT")]))
+    r.governor.send(get("/labels"), Script([reply()]))
+    assert server_now(r.governor) == datetime(2026, 11, 23, 9, tzinfo=UTC)
+    r.governor.send(get("/comments"), Script([reply(status=304, date="Mon, 23 Nov 2026 09:05:00 GMT")]))
+    assert server_now(r.governor) == datetime(2026, 11, 23, 9, 5, tzinfo=UTC)

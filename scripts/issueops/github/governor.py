@@ -167,6 +167,7 @@ class Governor:
         self._item_depth = 0
         self._started = self.clock.now()
         self._answered = False  # has the server answered once? (else a refused connection is final)
+        self.last_date: str | None = None  # the last reply's Date header: the server's clock
 
     # --- what the runner asks ------------------------------------------------------------
 
@@ -453,6 +454,7 @@ class Governor:
 
     def _observe(self, reply: HttpReply, resource: str) -> None:
         self._answered = True
+        self.last_date = reply.headers.get("date") or self.last_date
         if reply.status == 304:
             self.stats.not_modified += 1
         else:
