@@ -176,9 +176,14 @@ class Ours:
         self.sandbox = sandbox
         self.workdir = workdir
         self.clock = LinkedClock(read=sandbox.clock.now, advance=sandbox.clock.advance)
-        self.opts = Options(
+        self.opts = self.options(sandbox.base_url, workdir)
+
+    @staticmethod
+    def options(api_url: str, workdir: Path) -> Options:
+        """The CLI's options for a run of the repository's config against `api_url`."""
+        return Options(
             repo=REPO,
-            api_url=sandbox.base_url,
+            api_url=api_url,
             config_path=ROOT / ".github" / "issueops.yml",
             schemas_dir=ROOT / "workflow_schemas",
             telemetry_dir=workdir / "telemetry",
