@@ -165,7 +165,7 @@ class _Governed:
             raise TransportError("timeout", f"{type(exc).__name__} talking to {self.host}") from None
         except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
             raise TransportError("connection", f"{type(exc).__name__} talking to {self.host}") from None
-        headers = {name.lower(): value for name, value in response.headers.items()}
+        headers = dict(response.headers.lower_items())
         return HttpReply(response.status_code, headers, response.text or "")
 
     def _plain_response(self) -> RequestsResponse:
