@@ -19,7 +19,7 @@ from issueops.core.errors import BudgetExhausted, GitHubError
 from issueops.core.model import Comment, Permission, WorkItem, marker
 from issueops.runner import PlanRow, RunSummary, Runtime
 from issueops.stages import brake as rules
-from issueops.telemetry.reader import read_directory
+from issueops.telemetry.reader import LineMemo, read_directory
 
 # Telemetry older than this is not read: every condition looks at hours or a few runs.
 LOOKBACK = timedelta(days=7)
@@ -66,6 +66,7 @@ class Brake:
         self.state = BrakeState()
         self.checked = False  # before() read the brake's state: only then may after() trip it
         self._permissions: dict[str, Permission] = {}
+        self._telemetry: LineMemo = {}  # the files `_read` parsed, for its second read
 
     # --- before the stages -------------------------------------------------------------------
 
@@ -305,7 +306,7 @@ class Brake:
         seen: set[tuple[str, int]] = set()
         timed: list[tuple[datetime, dict[str, Any]]] = []
         for directory in self.directories:
-            for moment, event in read_directory(directory, since_day=since).timed:
+            for moment, event in read_directory(directory, since_day=since, memo=self._telemetry).timed:
                 key = (str(event.get("run_id")), int(event.get("seq", 0) or 0))
                 if key not in seen:
                     seen.add(key)

@@ -31,7 +31,7 @@ from throughput import table
 from github import Auth, Github
 from issueops.app import run_stages
 from issueops.core.options import Options
-from issueops.github.clock import LinkedClock
+from issueops.github.clock import Clock, LinkedClock
 from issueops.runner import RunSummary
 from issueops.sandbox.inprocess import activate
 from issueops.sandbox.ratelimit import Limits
@@ -175,10 +175,15 @@ class Ours:
     def __init__(self, sandbox: Sandbox, workdir: Path):
         self.sandbox = sandbox
         self.workdir = workdir
-        self.clock = LinkedClock(read=sandbox.clock.now, advance=sandbox.clock.advance)
-        self.opts = Options(
+        self.clock: Clock = LinkedClock(read=sandbox.clock.now, advance=sandbox.clock.advance)
+        self.opts = self.options(sandbox.base_url, workdir)
+
+    @staticmethod
+    def options(api_url: str, workdir: Path) -> Options:
+        """The CLI's options for a run of the repository's config against `api_url`."""
+        return Options(
             repo=REPO,
-            api_url=sandbox.base_url,
+            api_url=api_url,
             config_path=ROOT / ".github" / "issueops.yml",
             schemas_dir=ROOT / "workflow_schemas",
             telemetry_dir=workdir / "telemetry",

@@ -2,15 +2,18 @@
 
 For each size, in a fresh process (so peak memory is that size's own): SIZE triage items are
 assigned, processed and settled with `run` until a run writes nothing; then one more `run` is
-the quiet run over *young* items. The sandbox clock then moves AGE_DAYS on, the sweep's SLA
+the quiet run over *young* items (runs are RUN_INTERVAL apart on the sandbox's clock, which a
+run's write pacing does not move; see `scheduled`). The sandbox clock then moves AGE_DAYS on, the sweep's SLA
 ladder fires (reminders, escalations), the repository settles again, and one more `run` is the
 quiet run over *aged* items. Figures come from the sandbox ledger (what it served), the process
 CPU split into the sandbox's part (time inside `Sandbox.handle`) and the client's (the rest),
-the cache file, and tracemalloc's peak during each quiet run (the client's working memory: the
-sandbox allocates nothing lasting when nothing is written).
+the cache file. The quiet runs are run by a separate client process against the same sandbox
+served over HTTP on 127.0.0.1 (the bench process serves it), so that process's own figures are
+the client's: its CPU for the run and its peak RSS, nothing of the sandbox's in them.
 
     .venv/bin/python tests/bench/bench_scale.py                 # 1,000, 5,000 and 20,000
     BENCH_SCALE_SIZES=1000 .venv/bin/python tests/bench/bench_scale.py
+    BENCH_SCALE_SIZES=1000,5000 .venv/bin/python tests/bench/bench_scale.py
 """
 
 from __future__ import annotations
@@ -23,18 +26,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import bench_pipeline as bp
 
+from issueops.app import run_stages
+from issueops.github.clock import VirtualClock
 from issueops.sandbox.inprocess import activate
 from issueops.sandbox.sandbox import Sandbox
+from issueops.sandbox.server import serve
 
 SIZES = tuple(int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "1000,5000,20000").split(","))
 AGE_DAYS = 45  # past every SLA of the repository's workflows: reminders and escalations fire
@@ -59,7 +64,8 @@ class Step:
     cpu_sandbox: float
     runs: int = 1
     cache_bytes: int | None = None
-    peak_kib: float | None = None
+    client_rss_kib: int | None = None  # the quiet run's client process: its peak RSS
+    client_base_kib: int | None = None  # ... and its RSS before the run (interpreter, imports)
 
 
 class SandboxTimer:
@@ -96,9 +102,41 @@ def build(size: int) -> Sandbox:
     return sandbox
 
 
+def quiet_client(spec: Mapping[str, str]) -> None:
+    """The quiet run in its own process (`--quiet-run`), against the sandbox served over HTTP: the
+    pipeline's `run` of every stage, as in-process, with the sandbox's time as its `now`. Prints
+    this process's CPU for the run and its peak RSS, before and after the run."""
+    now = datetime.fromisoformat(spec["now"])
+    workdir = Path(spec["workdir"])
+    opts = bp.Ours.options(spec["api_url"], workdir)
+    base = _status_kib("VmRSS")
+    began = time.process_time()
+    run_stages(
+        opts,
+        bp.ALL_STAGES,
+        clock=VirtualClock(now.timestamp()),  # writes are not expected: nothing is paced
+        now=now,
+        fetch=bp.quiet_web,
+        cache_path=workdir / "etags.json",
+    )
+    cpu = time.process_time() - began
+    peak = _status_kib("VmHWM")
+    print(json.dumps({"cpu": cpu, "base_rss_kib": base, "peak_rss_kib": peak}), flush=True)
+
+
+def _status_kib(field: str) -> int:
+    """A figure of /proc/self/status in KiB: this process image's own (`ru_maxrss` would carry the
+    bench process's peak over through fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise SystemExit(f"/proc/self/status has no {field}: the quiet run's memory needs Linux")
+
+
 def one_size(size: int) -> list[Step]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
     sandbox = build(size)
+    server = serve(sandbox)  # for the quiet runs' client process; in-process steps use the same URL
     timer = SandboxTimer(sandbox)
     ours = bp.Ours(sandbox, workdir)
     run_now = ours.run
@@ -107,6 +145,11 @@ def one_size(size: int) -> list[Step]:
 
     def scheduled(names: tuple[str, ...]) -> tuple[Any, bp.Cost]:
         sandbox.clock.advance(gap[0])
+        # The run's write pacing waits on its own virtual clock, not the sandbox's: at 20,000 items
+        # assign and process pace 200,000 writes, 55 hours at one a second, and with the sandbox's
+        # clock moving through them the items would cross their SLA thresholds one after another
+        # for days: no run would ever be quiet. Every write of a run happens at its start time.
+        ours.clock = VirtualClock(sandbox.clock.now().timestamp())
         return run_now(names)
 
     ours.run = scheduled  # type: ignore[method-assign]
@@ -160,8 +203,39 @@ def one_size(size: int) -> list[Step]:
 
     def quiet(name: str) -> None:
         start, gap[0] = len(sandbox.ledger), QUIET_GAP
-        step(name, lambda: ours.run(bp.ALL_STAGES)[1], managed)
+        sandbox.clock.advance(gap[0])
+        spec = {"now": sandbox.clock.now().isoformat(), "workdir": str(workdir), "api_url": sandbox.base_url}
+        inside, began = timer.seconds, time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--quiet-run", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=HERE,
+        )
+        wall = time.perf_counter() - began
+        if child.returncode != 0:
+            print(child.stdout[-2000:], child.stderr[-4000:])
+            raise SystemExit(f"size {size}, {name}: the client process failed ({child.returncode})")
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
         served = sandbox.ledger[start:]
+        steps.append(
+            Step(
+                size,
+                name,
+                managed(bp.Cost(0, 0, 0, 0, 0.0, 0.0)),
+                len(served),
+                sum(1 for e in served if e.counted),
+                sum(1 for e in served if e.write),
+                wall,
+                figures["cpu"],
+                timer.seconds - inside,
+                cache_bytes=cache.stat().st_size if cache.exists() else 0,
+                client_rss_kib=figures["peak_rss_kib"],
+                client_base_kib=figures["base_rss_kib"],
+            )
+        )
+        gap[0] = RUN_INTERVAL
         kinds = Counter(_kind(e.path) for e in served)
         counted = Counter(f"{_kind(e.path)}?{e.path.partition('?')[2]}" for e in served if e.counted)
         print(f"# {size} {name}: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common(12)), flush=True)
@@ -169,15 +243,6 @@ def one_size(size: int) -> list[Step]:
             print(
                 f"# {size} {name}, counted: " + ", ".join(f"{k} {v}" for k, v in counted.items()), flush=True
             )
-        tracemalloc.start()  # a second quiet run, for its memory only (tracemalloc slows it down)
-        try:
-            ours.run(bp.ALL_STAGES)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        gap[0] = RUN_INTERVAL
-        steps[-1].peak_kib = peak / 1024
-        steps[-1].cache_bytes = cache.stat().st_size if cache.exists() else 0
 
     with activate(sandbox):
         step("assign", lambda: ours.run(("assign",))[1], lambda c: c.transitioned)
@@ -187,6 +252,7 @@ def one_size(size: int) -> list[Step]:
         sandbox.clock.advance(AGE_DAYS * 86_400)
         settle(f"settle (aged {AGE_DAYS} d)")
         quiet(f"quiet run (aged {AGE_DAYS} d)")
+    server.stop()
     for done in steps:
         print(json.dumps(asdict(done)), flush=True)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -206,20 +272,22 @@ def _per(value: float, items: int, digits: int = 2) -> str:
 def table(rows: list[Mapping[str, Any]], rss: Mapping[int, int]) -> str:
     head = (
         "| items | step | runs | requests | counted | writes | made / item | counted / item "
-        "| client CPU ms / item | sandbox CPU ms / item | wall s | cache B / item | client peak KiB / item "
-        "| process peak RSS KiB / item |"
+        "| client CPU ms / item | sandbox CPU ms / item | wall s | cache B / item | client peak RSS MiB "
+        "| client RSS KiB / item | process peak RSS KiB / item |"
     )
-    lines = [head, "|" + " ---: |" * 14]
+    lines = [head, "|" + " ---: |" * 15]
     for r in rows:
         n = r["items"]
         quiet = r["cache_bytes"] is not None
+        peak, base = r.get("client_rss_kib"), r.get("client_base_kib")
         lines.append(
             f"| {r['size']:,} | {r['step']} | {r['runs']} | {r['made']:,} | {r['counted']:,} "
             f"| {r['writes']:,} "
             f"| {_per(r['made'], n, 3 if quiet else 2)} | {_per(r['counted'], n, 3 if quiet else 2)} "
             f"| {_per(r['cpu_client'] * 1000, n)} | {_per(r['cpu_sandbox'] * 1000, n)} | {r['wall']:.1f} "
             f"| {_per(r['cache_bytes'], n, 0) if quiet else ''} "
-            f"| {_per(r['peak_kib'], n, 1) if quiet else ''} "
+            f"| {f'{peak / 1024:.0f}' if peak else ''} "
+            f"| {_per(peak - base, n, 1) if peak and base else ''} "
             f"| {_per(rss.get(r['size'], 0), r['size'], 1) if quiet else ''} |"
         )
     return "\n".join(lines)
@@ -269,5 +337,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--size":
         one_size(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--quiet-run":
+        quiet_client(json.loads(sys.argv[2]))
     else:
         main()

@@ -71,3 +71,45 @@ def test_pull_requests_by_head_and_the_duplicate_rule() -> None:
     assert closed.status == 200
     reopened_as_new = sb.handle("POST", "/repos/acme/ops/pulls", AUTH, json.dumps(body).encode())
     assert reopened_as_new.status == 201  # only an *open* PR on the same head and base blocks
+
+
+def test_the_open_issue_count_follows_every_close_reopen_and_new_item() -> None:
+    """Kept as a count instead of a scan per rendered repository (a page of pull requests renders
+    it 200 times): what it says must be what a scan would say."""
+    sb = _sandbox(4)
+    sb.add_issue("closed from the start", "body", "issueops-bot", state="closed")
+
+    def counted() -> int:
+        repo = _get(sb, "/repos/acme/ops")
+        assert repo["open_issues"] == repo["open_issues_count"]
+        scan = sum(1 for issue in sb.state.issues.values() if issue.state == "open")
+        assert repo["open_issues_count"] == scan
+        return int(repo["open_issues_count"])
+
+    assert counted() == 4
+    assert sb.handle("PATCH", "/repos/acme/ops/issues/2", AUTH, b'{"state": "closed"}').status == 200
+    assert counted() == 3
+    assert sb.handle("PATCH", "/repos/acme/ops/issues/2", AUTH, b'{"state": "closed"}').status == 200
+    assert counted() == 3  # closing a closed issue changes nothing
+    assert sb.handle("PATCH", "/repos/acme/ops/issues/5", AUTH, b'{"state": "open"}').status == 200
+    assert counted() == 4
+    sb.commit_files("topic", {"t.md": "t\n"}, "t")
+    pull = {"title": "T", "head": "topic", "base": "main"}
+    assert sb.handle("POST", "/repos/acme/ops/pulls", AUTH, json.dumps(pull).encode()).status == 201
+    assert counted() == 5  # an open pull request counts, as on GitHub
+
+
+def test_matching_refs_walks_of_two_prefixes_stay_apart() -> None:
+    sb = _sandbox(0)
+    for name in ("a/1", "a/2", "a/3", "b/1", "b/2", "b/3"):
+        sb.commit_files(name, {f"{name}.md": "x\n"}, name)
+
+    def refs(prefix: str, page: int) -> list[str]:
+        return [
+            r["ref"]
+            for r in _get(sb, f"/repos/acme/ops/git/matching-refs/heads/{prefix}?per_page=2&page={page}")
+        ]
+
+    assert refs("a", 1) == ["refs/heads/a/1", "refs/heads/a/2"]
+    assert refs("b", 2) == ["refs/heads/b/3"]  # not the second page of the walk of `a`
+    assert refs("a", 2) == ["refs/heads/a/3"]

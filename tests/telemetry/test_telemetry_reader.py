@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from issueops.telemetry.reader import parse_ts, read_directory, telemetry_files
+from issueops.telemetry.reader import RawLine, parse_ts, read_directory, telemetry_files
 
 GOOD = b'{"v":1,"ts":"2026-11-21T10:00:00.000Z","run_id":"r","seq":1,"prev":"0","event":"a.b","repo":"o/r"}'
 
@@ -91,3 +91,21 @@ def test_parse_ts(text: str, iso: str) -> None:
 )
 def test_parse_ts_refuses(value: object) -> None:
     assert parse_ts(value) is None
+
+
+def test_a_memo_parses_an_unchanged_file_once_and_a_grown_one_again(tmp_path: Path) -> None:
+    """The brake reads the directory before and after a run: only the run's own file is new."""
+    (tmp_path / "2026-11-21").mkdir()
+    old, current = tmp_path / "2026-11-21" / "a.jsonl", tmp_path / "2026-11-21" / "b.jsonl"
+    old.write_bytes(_line("2026-11-21T09:00:00Z", "e.1") + b"\n")
+    current.write_bytes(_line("2026-11-21T10:00:00Z", "e.2") + b"\n")
+    memo: dict[Path, tuple[tuple[int, int], list[RawLine]]] = {}
+    first = read_directory(tmp_path, memo=memo)
+    kept = memo[old][1]
+    with current.open("ab") as handle:  # the run appends its own lines
+        handle.write(_line("2026-11-21T11:00:00Z", "e.3") + b"\n")
+    second = read_directory(tmp_path, memo=memo)
+    assert [e["event"] for e in first.events] == ["e.1", "e.2"]
+    assert [e["event"] for e in second.events] == ["e.1", "e.2", "e.3"]
+    assert memo[old][1] is kept  # not parsed again
+    assert [line.record["event"] for line in memo[current][1] if line.record] == ["e.2", "e.3"]

@@ -292,7 +292,9 @@ class Governor:
                 ) from None
             self._after_write(is_write)
             self._observe(reply, resource)
-            outcome = classify(reply.status, reply.headers, _message(reply.body))
+            # only an error's message can say more (a rate limit): a listing page is not parsed twice
+            message = _message(reply.body) if reply.status >= 400 else ""
+            outcome = classify(reply.status, reply.headers, message)
             if outcome.kind == "not_modified" and cached is not None and self.cache is not None:
                 self.cache.hit(key or "")
                 return HttpReply(

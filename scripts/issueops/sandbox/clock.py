@@ -17,7 +17,9 @@ def parse_time(text: str) -> datetime:
 
 def iso(value: datetime) -> str:
     """GitHub's timestamp form: whole seconds, UTC, `Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"  # quicker than strftime
 
 
 def http_date(value: datetime) -> str:

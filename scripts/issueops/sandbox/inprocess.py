@@ -55,6 +55,38 @@ def _reason(status: int) -> str:
         return ""
 
 
+class _Body:
+    """What `requests` reads of urllib3's response to a request that is not streamed: status,
+    reason, headers and the body, read once. urllib3's own (built around a socket, its headers
+    copied into a multi-dict) cost the client more CPU than the sandbox's answer."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.reason = _reason(status)
+        self.headers = headers
+        self._body: bytes | None = body
+
+    def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
+        del amt, decode_content  # one piece; the sandbox never compresses
+        body, self._body = self._body, None
+        if body:
+            yield body
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        body, self._body = self._body or b"", None
+        return body
+
+    def release_conn(self) -> None:
+        self._body = None
+
+    def close(self) -> None:
+        self._body = None
+
+    @property
+    def closed(self) -> bool:
+        return self._body is None
+
+
 def _direct(pattern: re.Pattern[str], answer: Any, fallback: Any) -> Any:
     """`HTTPAdapter.send` for sandbox URLs on a never-retrying adapter: `handle`, then the
     adapter's own `build_response`, as `responses` does but without matching or recording."""
@@ -64,14 +96,17 @@ def _direct(pattern: re.Pattern[str], answer: Any, fallback: Any) -> Any:
         if not pattern.match(request.url or "") or retries.total != 0:
             return fallback(adapter, request, *args, **kwargs)
         status, headers, body = answer(request)
-        raw = HTTPResponse(
-            body=io.BytesIO(body),
-            headers=headers,
-            status=status,
-            reason=_reason(status),
-            preload_content=False,
-            decode_content=False,
-        )
+        if kwargs.get("stream", args[0] if args else False):  # read as it arrives: urllib3's own
+            raw: Any = HTTPResponse(
+                body=io.BytesIO(body),
+                headers=headers,
+                status=status,
+                reason=_reason(status),
+                preload_content=False,
+                decode_content=False,
+            )
+        else:
+            raw = _Body(status, headers, body)
         return adapter.build_response(request, raw)
 
     return send

@@ -50,8 +50,10 @@ def memo_listing(ctx: Ctx, build: Callable[[], list[T]]) -> list[T]:
     the same caller) reuses it while no write request has been served since, so walking N items
     costs O(N), not O(N) a page. A write in between rebuilds it, as GitHub would answer.
     """
-    # keyed by the listing (the builder's code, whatever URL form reached it), caller and query
-    key = (build.__code__, ctx.login, tuple(sorted((k, v) for k, v in ctx.query.items() if k != "page")))
+    # keyed by the listing (the builder's code, whatever URL form reached it), its path's
+    # parameters (a ref prefix), the caller and the query
+    query = tuple(sorted((k, v) for k, v in ctx.query.items() if k != "page"))
+    key = (build.__code__, tuple(sorted(ctx.params.items())), ctx.login, query)
     memo = ctx.state.listings
     if ctx.query_int("page", 1) > 1:
         found = memo.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from issueops.sandbox.store import SandboxState
 JSON = dict[str, Any]
 
 
+@lru_cache(maxsize=1 << 16)
 def node_id(prefix: str, ident: int | str) -> str:
     """An opaque GraphQL-style node id (stable for a given object)."""
     return prefix + "_" + base64.b64encode(f"{prefix}{ident}".encode()).decode().rstrip("=")
@@ -38,8 +40,9 @@ class Renderer:
         self.repo_url = f"{self.base}/repos/{repo.owner}/{repo.name}"
         self.repo_html = f"{self.base}/{repo.owner}/{repo.name}"
         self._users: dict[tuple[str, str], JSON] = {}
+        self._labels: dict[tuple[object, ...], JSON] = {}
         self._repo_prefix = f"/repos/{repo.owner}/{repo.name}".lower()
-        self._open_count: int | None = None
+        self._associations: dict[str, str] = {}  # for the request being served
 
     def link_path(self, path: str) -> str:
         """A repository path as GitHub writes it in `Link` headers: `/repositories/{id}/...`."""
@@ -48,8 +51,16 @@ class Renderer:
         return path
 
     def begin_request(self) -> None:
-        """Forget what was derived for the previous request (the open-issue count)."""
-        self._open_count = None
+        """Forget what was derived for the previous request (authors' associations)."""
+        self._associations.clear()
+
+    def association(self, login: str) -> str:
+        """`author_association`, once a request per author: a page renders the same few people
+        a hundred times, and each answer walks the teams."""
+        found = self._associations.get(login)
+        if found is None:
+            found = self._associations[login] = self.state.author_association(login)
+        return found
 
     # --- people -------------------------------------------------------------------------
     def user(self, login: str | None) -> JSON | None:
@@ -121,9 +132,7 @@ class Renderer:
     def repository(self, viewer: str | None = None) -> JSON:
         repo = self.state.repo
         r = self.repo_url
-        if self._open_count is None:  # once a request: a page of pull requests renders it 200 times
-            self._open_count = sum(1 for i in self.state.issues.values() if i.state == "open")
-        open_count = self._open_count
+        open_count = self.state.open_issues
         created = iso(repo.created_at)
         out: JSON = {
             "id": repo.id,
@@ -238,15 +247,19 @@ class Renderer:
 
     # --- labels, issues, comments, reactions ---------------------------------------------
     def label(self, label: Label) -> JSON:
-        return {
-            "id": label.id,
-            "node_id": node_id("LA", label.id),
-            "url": f"{self.repo_url}/labels/{quote(label.name, safe='')}",
-            "name": label.name,
-            "color": label.color,
-            "default": label.default,
-            "description": label.description,
-        }
+        key = (label.id, label.name, label.color, label.description, label.default)
+        cached = self._labels.get(key)  # a repository has a few labels, on every issue of a page
+        if cached is None:
+            cached = self._labels[key] = {
+                "id": label.id,
+                "node_id": node_id("LA", label.id),
+                "url": f"{self.repo_url}/labels/{quote(label.name, safe='')}",
+                "name": label.name,
+                "color": label.color,
+                "default": label.default,
+                "description": label.description,
+            }
+        return dict(cached)
 
     def issue_labels(self, issue: Issue) -> list[JSON]:
         out = []
@@ -288,7 +301,7 @@ class Renderer:
             "created_at": iso(issue.created_at),
             "updated_at": iso(issue.updated_at),
             "closed_at": iso(issue.closed_at) if issue.closed_at else None,
-            "author_association": self.state.author_association(issue.user),
+            "author_association": self.association(issue.user),
             "active_lock_reason": None,
             "body": issue.body,
             "reactions": self.rollup(f"{url}/reactions", issue.reactions),
@@ -332,7 +345,7 @@ class Renderer:
             "user": self.user(comment.user),
             "created_at": iso(comment.created_at),
             "updated_at": iso(comment.updated_at),
-            "author_association": self.state.author_association(comment.user),
+            "author_association": self.association(comment.user),
             "body": comment.body,
             "reactions": self.rollup(f"{url}/reactions", comment.reactions),
             "performed_via_github_app": None,
@@ -568,7 +581,7 @@ class Renderer:
                 "commits": {"href": f"{url}/commits"},
                 "statuses": {"href": f"{self.repo_url}/statuses/{head_sha}"},
             },
-            "author_association": self.state.author_association(issue.user),
+            "author_association": self.association(issue.user),
             "auto_merge": None,
             "draft": pull.draft,
         }

@@ -70,6 +70,7 @@ class SandboxState:
         self.comments: dict[int, Comment] = {}
         self.pulls_by_head: dict[str, list[int]] = {}  # head branch -> its pull requests' numbers
         self.serial = 0  # moves on every write request: a listing's pages reuse one filtered list
+        self.open_issues = 0  # issues and pull requests open now (the repository's `open_issues_count`)
         self.listings: dict[object, tuple[int, list[Any]]] = {}  # see pagination.memo_listing
         self.git = GitStore()
         self.contributors: set[str] = set()  # authors of merged pull requests (lower-case)
@@ -259,6 +260,7 @@ class SandboxState:
         issue = Issue(number, self.next_id(), title, body, author, when, when, pull=pull)
         self._next_number = max(self._next_number, number + 1)
         self.issues[issue.number] = issue
+        self.open_issues += 1  # created open; `set_state` below closes it when asked
         if pull is not None:
             self.pulls_by_head.setdefault(pull.head_ref, []).append(issue.number)
         self.add_labels(issue, labels, author, when=when)
@@ -344,6 +346,7 @@ class SandboxState:
                 self._touch(issue, when)
             return
         issue.state = state
+        self.open_issues += 1 if state == "open" else -1
         if state == "closed":
             issue.state_reason = reason or "completed"
             issue.closed_at, issue.closed_by = when, actor

@@ -89,10 +89,29 @@ def _parse(data: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_directory(directory: Path, *, since_day: str | None = None) -> ReadResult:
+LineMemo = dict[Path, tuple[tuple[int, int], list[RawLine]]]
+
+
+def _read_lines(path: Path, memo: LineMemo | None) -> list[RawLine]:
+    """`read_lines`, or what `memo` kept of the file while its size and mtime are unchanged."""
+    if memo is None:
+        return read_lines(path)
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    kept = memo.get(path)
+    if kept is None or kept[0] != version:
+        kept = memo[path] = (version, read_lines(path))
+    return kept[1]
+
+
+def read_directory(
+    directory: Path, *, since_day: str | None = None, memo: LineMemo | None = None
+) -> ReadResult:
     """All events under `directory`, sorted by `ts` (file order breaks ties); warnings for the rest.
 
-    With `since_day` (YYYY-MM-DD), files in day folders before it are not read at all."""
+    With `since_day` (YYYY-MM-DD), files in day folders before it are not read at all. With
+    `memo`, a file read before into the same memo and unchanged since is not parsed again (the
+    brake reads the directory before and after a run: only the run's own file has changed)."""
     files = telemetry_files(directory)
     if since_day is not None:
         files = [p for p in files if not _day_before(p.relative_to(directory).parts[:-1], since_day)]
@@ -103,7 +122,7 @@ def read_directory(directory: Path, *, since_day: str | None = None) -> ReadResu
     timed: list[tuple[datetime, int, dict[str, Any]]] = []
     for path in result.files:
         try:
-            lines = read_lines(path)
+            lines = _read_lines(path, memo)
         except OSError as exc:
             result.warnings.append(ReadWarning(path, 0, f"cannot read the file: {exc.strerror}"))
             continue

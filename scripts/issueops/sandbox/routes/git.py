@@ -10,7 +10,7 @@ from typing import Any
 from issueops.sandbox.clock import http_date, parse_time
 from issueops.sandbox.gitstore import FILE_MODE
 from issueops.sandbox.http import ApiError, Ctx, Reply, invalid, not_found
-from issueops.sandbox.pagination import paginate
+from issueops.sandbox.pagination import memo_listing, paginate
 from issueops.sandbox.routes.common import require_login
 from issueops.sandbox.routing import route
 
@@ -34,8 +34,11 @@ def get_ref(ctx: Ctx) -> Reply:
 @route("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}")
 def list_matching_refs(ctx: Ctx) -> Reply:
     prefix = _full_ref(ctx.params["ref"])
-    refs = sorted((r, s) for r, s in ctx.state.git.refs.items() if r.startswith(prefix))
-    reply = paginate(ctx, refs, lambda pair: ctx.render.ref(pair[0], pair[1]))
+
+    def listing() -> list[tuple[str, str]]:
+        return sorted((r, s) for r, s in ctx.state.git.refs.items() if r.startswith(prefix))
+
+    reply = paginate(ctx, memo_listing(ctx, listing), lambda pair: ctx.render.ref(pair[0], pair[1]))
     reply.headers["X-Poll-Interval"] = "300"
     return reply
 
