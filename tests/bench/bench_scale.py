@@ -243,6 +243,12 @@ def one_size(size: int) -> list[Step]:
             print(
                 f"# {size} {name}, counted: " + ", ".join(f"{k} {v}" for k, v in counted.items()), flush=True
             )
+        by_limit = Counter(e.resource or "none" for e in served if e.counted)
+        print(
+            f"# {size} {name}: counted against the core hourly limit {by_limit['core']}, "
+            f"against the search API's own limit {by_limit['search']}",
+            flush=True,
+        )
 
     with activate(sandbox):
         step("assign", lambda: ours.run(("assign",))[1], lambda c: c.transitioned)
