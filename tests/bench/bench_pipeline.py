@@ -373,8 +373,10 @@ def main() -> None:
     managed = len(states(sandbox))
     print("\nSummary (requests per item transitioned, reads included; 304s spend no rate limit)")
     for name, mine, theirs, note in (
-        ("assign", assign, n_assign, "  (target: ours <= 4)"),
-        ("process", process, n_process, ""),
+        # 4 writes and, since #16, the read before the owner's assignment edit (an edit is not a
+        # content-creating write where the assignees endpoint is: one counted read for one of those)
+        ("assign", assign, n_assign, "  (target: ours <= 5: 4 writes + the read before the assignment edit)"),
+        ("process", process, n_process, "  (since #16: all the way to the gate)"),
     ):
         ours_each = mine.made / max(mine.transitioned, 1)
         naive_each = theirs.made / max(theirs.transitioned, 1)
