@@ -36,7 +36,7 @@ $(FIDELITY): tests/fidelity/package.json tests/fidelity/package-lock.json
 fidelity: $(FIDELITY)
 
 # The scale benchmark's sizes: `make bench BENCH_SCALE_SIZES=1000` for a quick look (the default,
-# 1,000, 5,000 and 20,000 items, takes about 15 minutes on 2 cores).
+# 1,000, 5,000 and 20,000 items, takes about 13 minutes on 2 cores).
 BENCH_SCALE_SIZES ?= 1000,5000,20000
 
 bench: $(STAMP)
