@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from click.testing import CliRunner
 
 from issueops.app import run_stages
+from issueops.cli import main
 from issueops.core.model import marker
 from issueops.core.options import Options
 from issueops.github.clock import LinkedClock
@@ -233,3 +235,19 @@ def issue_comment_payload(path: Path, number: int, comment_id: int, login: str, 
     }
     path.write_text(json.dumps(payload), encoding="utf-8")
     return path
+
+
+def cli(w: World, *args: str, env: dict[str, str] | None = None) -> str:
+    """`issueops <args>` against the world over HTTP, as the bot; it must exit 0. Its output."""
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--repo", REPO, "--api-url", w.url, "--config", str(w.config_path)),
+            *("--schemas", str(w.opts.schemas_dir), "--telemetry", str(w.telemetry_dir)),
+            *args,
+        ],
+        env={"GITHUB_TOKEN": "bot-token", "GITHUB_ACTIONS": "", **(env or {})},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -13,11 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from e2e_ops_world import BOT, REPO, World, scenario
-
-import issueops.app
-from issueops.cli import main
+from e2e_ops_world import BOT, REPO, World, cli, scenario
 
 AWAITING = ["state::awaiting-approval", "workflow::access-request", "risk::medium"]
 APPROVED = {"state::approved", "workflow::access-request", "risk::medium"}
@@ -103,40 +99,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     w = World(scenario(_issues(), labels=[LABEL, HOLD]), tmp_path / "cron")
     yield w
     w.stop()
-
-
-@pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[World], None]:
-    """CLI runs pace writes on the sandbox's virtual clock, with the world's cache and refusal log."""
-
-    def use(w: World) -> None:
-        monkeypatch.chdir(w.tmp)
-        monkeypatch.setattr(issueops.app, "SystemClock", lambda: w.clock)
-
-    return use
-
-
-def cli(w: World, *args: str, env: dict[str, str] | None = None) -> str:
-    result = CliRunner().invoke(
-        main,
-        [
-            "--repo",
-            REPO,
-            "--api-url",
-            w.url,
-            "--config",
-            str(w.config_path),
-            "--schemas",
-            str(w.opts.schemas_dir),
-            "--telemetry",
-            str(w.telemetry_dir),
-            *args,
-        ],
-        env={"GITHUB_TOKEN": "bot-token", "GITHUB_ACTIONS": "", **(env or {})},
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_approvals_cron_path(world: World, cli_clock: Callable[[World], None]) -> None:

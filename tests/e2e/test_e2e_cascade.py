@@ -13,11 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from e2e_ops_world import CONFIG, REPO, World, scenario
+from e2e_ops_world import CONFIG, World, cli, scenario
 
-import issueops.app
-from issueops.cli import main
 from issueops.core.comments import CARD_KEY
 from issueops.core.model import marker
 
@@ -54,30 +51,6 @@ def _world(tmp: Path, profile: str) -> World:
     return World(
         scenario(issues, labels=["content", "access-request", "incident"]), tmp, config=_config(profile)
     )
-
-
-@pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[World], None]:
-    def use(w: World) -> None:
-        """CLI runs pace writes by the sandbox's virtual clock (they tell the time by its Date)."""
-        monkeypatch.chdir(w.tmp)
-        monkeypatch.setattr(issueops.app, "SystemClock", lambda: w.clock)
-
-    return use
-
-
-def cli(w: World, *args: str, env: dict[str, str] | None = None) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            *("--repo", REPO, "--api-url", w.url, "--config", str(w.config_path)),
-            *("--schemas", str(w.opts.schemas_dir), "--telemetry", str(w.telemetry_dir)),
-            *args,
-        ],
-        env={"GITHUB_TOKEN": "bot-token", "GITHUB_ACTIONS": "", **(env or {})},
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
 
 
 def _state(w: World, number: int) -> str:

@@ -629,20 +629,18 @@ class PyGithubAdapter:
                     return self._put_file(branch, start, *single, message)
                 if self._published(branch):
                     return head
-                sha = self._build_commit(head, files, message, branch)  # someone else's: on top
-                if sha != head:
-                    self._request(
-                        "PATCH",
-                        f"{self._base}/git/refs/heads/{quote(branch, safe='/')}",
-                        body={"sha": sha, "force": False},
-                    )
-                return sha
+                return self._commit_on_top(head, files, message, branch)  # someone else's branch
             sha = self._build_commit(start, files, message, branch)
             head = self._create_branch(branch, sha)
             if head == sha:
                 return sha
             if self._published(branch):
                 return head
+        return self._commit_on_top(head, files, message, branch)
+
+    def _commit_on_top(self, head: str, files: Mapping[str, str], message: str, branch: str) -> str:
+        """The files as one commit on the branch's head; the ref moves only when that changed
+        something (a fast-forward: a push another run made meanwhile is never overwritten)."""
         sha = self._build_commit(head, files, message, branch)
         if sha != head:
             self._request(
