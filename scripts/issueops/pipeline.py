@@ -711,9 +711,7 @@ class SweepStage:
             ctx, workflow=workflow, config=rt.config, now=rt.now, bot_login=rt.bot_login
         )
         if orphans is not None:
-            plan.actions += orphans.actions
-            plan.reasons += orphans.reasons
-            plan.events += orphans.events
+            plan.extend(orphans)
         return plan
 
 

@@ -332,3 +332,9 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)  # telemetry to record on apply
+
+    def extend(self, other: Plan) -> None:
+        """Append another plan for the same item (a sub-planner's part) to this one."""
+        self.actions += other.actions
+        self.reasons += other.reasons
+        self.events += other.events

@@ -14,9 +14,9 @@ from datetime import datetime
 from issueops.approvals.activity import human_time, own_comment, with_marker
 from issueops.config.settings import Config
 from issueops.config.workflows import WorkflowSchema
-from issueops.core.model import Action, AddLabels, ItemContext, UpsertComment
+from issueops.core.model import Action, AddLabels, ItemContext, Plan, UpsertComment
 from issueops.stages.copilot import HandOff, back_to_owner, has_copilot
-from issueops.stages.sweep_sla import SlaOutcome, sla_terms
+from issueops.stages.sweep_sla import sla_terms
 
 RUNG_KEYS = {
     "reminder": "copilot-reminder",
@@ -68,9 +68,9 @@ def plan_copilot_sla(
     config: Config,
     now: datetime,
     bot_login: str,
-) -> SlaOutcome:
+) -> Plan:
     """Rungs due for a hand-off still waiting for its PR; the drift repair first."""
-    out = SlaOutcome()
+    out = Plan(ctx.item.number)
     item = ctx.item
     if hand_off.phase != "handed" or hand_off.handed_at is None:
         return out
@@ -85,9 +85,7 @@ def plan_copilot_sla(
             now=now,
             bot_login=bot_login,
         )
-        out.actions += back.actions
-        out.reasons += back.reasons
-        out.events += back.events
+        out.extend(back)
         return out
     age = (now - hand_off.handed_at).total_seconds() / 3600
     escalate_to = sla_terms(workflow, config).escalate_to

@@ -144,9 +144,7 @@ def plan_sweep(
     if hand_off is not None and hand_off.phase == "handed" and workflow is not None:
         # Waiting for Copilot's PR: the hand-off's own ladder, not the owner's.
         sla = plan_copilot_sla(ctx, hand_off, workflow=workflow, config=config, now=now, bot_login=bot_login)
-        plan.actions += sla.actions
-        plan.reasons += sla.reasons
-        plan.events += sla.events
+        plan.extend(sla)
         return plan
     pr = ctx.pull_request
     if pr is not None and abandoned_pr(ctx, [pr]) is not None:
@@ -161,7 +159,5 @@ def plan_sweep(
         bot_login=bot_login,
         unassign_grace_hours=unassign_grace_hours,
     )
-    plan.actions += sla.actions
-    plan.reasons += sla.reasons
-    plan.events += sla.events
+    plan.extend(sla)
     return plan

@@ -9,7 +9,7 @@ and new human activity starts a new cycle with fresh comments (which notify, unl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from issueops.approvals.activity import (
@@ -24,7 +24,7 @@ from issueops.approvals.activity import (
 )
 from issueops.config.settings import Config
 from issueops.config.workflows import WorkflowSchema
-from issueops.core.model import Action, AddLabels, ItemContext, RemoveLabel, Unassign, UpsertComment
+from issueops.core.model import AddLabels, ItemContext, Plan, RemoveLabel, Unassign, UpsertComment
 from issueops.core.states import TERMINAL, State
 
 REMINDER_KEY = "sla-reminder"
@@ -62,13 +62,6 @@ def sla_terms(workflow: WorkflowSchema | None, config: Config) -> SlaTerms:
         unassign_after_hours=base.unassign_after_hours,
         exempt_labels=tuple(base.exempt_labels),
     )
-
-
-@dataclass
-class SlaOutcome:
-    actions: list[Action] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    events: list[dict[str, object]] = field(default_factory=list)
 
 
 def cycle_key(key: str, start: datetime) -> str:
@@ -113,9 +106,9 @@ def plan_sla(
     now: datetime,
     bot_login: str,
     unassign_grace_hours: float = DEFAULT_UNASSIGN_GRACE_HOURS,
-) -> SlaOutcome:
+) -> Plan:
     """The ladder for one open item in a known, consistent state."""
-    out = SlaOutcome()
+    out = Plan(ctx.item.number)
     if state in TERMINAL or ctx.item.state != "open":
         return out
     terms = sla_terms(workflow, config)
@@ -145,7 +138,7 @@ class _Ladder:
     start: datetime
     idle: float
     bot_login: str
-    out: SlaOutcome
+    out: Plan
 
     @property
     def number(self) -> int:
