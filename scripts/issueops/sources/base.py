@@ -79,5 +79,13 @@ def http_key(source: str) -> str:
     return f"http:{source}"
 
 
+def intake_stream(key: str) -> str:
+    """What an item's intake key stands for: itself, except that a health check's incidents
+    (`http:<source>:<opened at>`) are the one stream `http:<source>`."""
+    if key.startswith("http:"):
+        return ":".join(key.split(":")[:2])
+    return key
+
+
 def search_key(repo: str, number: int) -> str:
     return f"search:{repo}#{number}"

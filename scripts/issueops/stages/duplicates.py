@@ -40,6 +40,7 @@ from issueops.core.model import (
     WorkItem,
 )
 from issueops.core.states import State, current_state
+from issueops.sources.base import intake_stream
 from issueops.stages.common import transition
 from issueops.stages.monitor import source_key_of
 from issueops.stages.sweep_orphans import item_of_branch
@@ -103,14 +104,6 @@ def plan_duplicate_comments(number: int, comments: Iterable[Comment], bot_login:
         plan.reasons.append(f"#{number}: the bot's `{key}` comment {len(extra) + 1} times; kept the oldest")
         plan.events.append(_event(number, "comment", key, kept.id, [c.id for c in extra]))
     return plan if plan.actions else None
-
-
-def intake_stream(key: str) -> str:
-    """What one open item stands for: its intake key, except that a health check's incidents
-    (`http:<source>:<opened at>`) are one stream, whose key names the second its run started."""
-    if key.startswith("http:"):
-        return ":".join(key.split(":")[:2])
-    return key
 
 
 def duplicate_note(kept: int) -> str:

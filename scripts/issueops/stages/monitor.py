@@ -35,7 +35,7 @@ from issueops.core.model import (
     marker,
 )
 from issueops.core.states import State
-from issueops.sources.base import CheckResult, IntakeEntry, SourceResult, http_key
+from issueops.sources.base import CheckResult, IntakeEntry, SourceResult, http_key, intake_stream
 from issueops.stages.common import SOURCE_PREFIX, upsert
 from issueops.stages.text import (
     BODY_BUDGET,
@@ -154,8 +154,7 @@ def _entry_plans(
 
 
 def incidents_of(source: str, existing: Mapping[str, WorkItem]) -> list[WorkItem]:
-    base = http_key(source)
-    found = [item for key, item in existing.items() if key == base or key.startswith(base + ":")]
+    found = [item for key, item in existing.items() if intake_stream(key) == http_key(source)]
     return sorted(found, key=lambda i: i.number)
 
 
