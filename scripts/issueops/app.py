@@ -376,17 +376,16 @@ def run_stages(
             commands = next((s for s in stages if isinstance(s, CommandsStage)), None)
             # An approval takes effect in the run it triggers: process or publish at once. (The
             # hourly catch-up, no event, leaves that to the process workflow's schedule.)
-            alone = commands is not None and event_item is not None and "process" not in names
-            alone = alone and not rt.dry_run
-            continued = continued_items(rt, commands) if alone and commands is not None else []
-            if continued:
-                stages.append(ProcessStage(continued))
-                runner.run_stage(stages[-1])
+            if commands is not None and event_item is not None and "process" not in names and not rt.dry_run:
+                continued = continued_items(rt, commands)
+                if continued:
+                    stages.append(ProcessStage(continued))
+                    runner.run_stage(stages[-1])
             process = next((s for s in stages if isinstance(s, ProcessStage)), None)
-            wanted = process is not None and "commands" in names and not rt.dry_run
-            refresh = status_after(process, refusals) if wanted and process is not None else None
-            if refresh is not None:
-                runner.run_stage(refresh)
+            if process is not None and "commands" in names and not rt.dry_run:
+                refresh = status_after(process, refusals)
+                if refresh is not None:
+                    runner.run_stage(refresh)
         except Interrupted as exc:
             summary.interrupted = str(exc)
         except KeyboardInterrupt:

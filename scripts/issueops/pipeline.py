@@ -368,8 +368,7 @@ class ProcessStage:
 
     def plan(self, rt: Runtime, unit: WorkUnit) -> Plan:
         plan = self._plan(rt, unit)
-        gate = State.AWAITING_APPROVAL.value
-        gated = any(isinstance(a, Transition) and a.to_state == gate for a in plan.actions)
+        gated = plan.moves_to(State.AWAITING_APPROVAL.value)
         if gated and unit.number is not None and unit.number not in self.gated:
             self.gated.append(unit.number)
         return plan
@@ -605,8 +604,7 @@ class CommandsStage:
             audit=audit,
         )
         self._save_refusals(rt)
-        cleared = State.APPROVED.value
-        if any(isinstance(a, Transition) and a.to_state == cleared for a in plan.actions):
+        if plan.moves_to(State.APPROVED.value):
             self.approved.append(state.item.number)
         return plan
 

@@ -333,6 +333,10 @@ class Plan:
     reasons: list[str] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)  # telemetry to record on apply
 
+    def moves_to(self, state: str) -> bool:
+        """Whether the plan moves its item to `state` (a `state::` label)."""
+        return any(isinstance(a, Transition) and a.to_state == state for a in self.actions)
+
     def extend(self, other: Plan) -> None:
         """Append another plan for the same item (a sub-planner's part) to this one."""
         self.actions += other.actions
